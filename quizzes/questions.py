@@ -1,0 +1,409 @@
+"""The quiz questions, as plain data.
+
+``p1``-``p5`` are the lesson's five practice questions, in the lesson's order.
+``t6``-``t10`` are ours and complete the ten-question test. Nothing here renders
+or checks anything: see ``checker.py``, ``widgets.py`` and ``cli.py``.
+
+The lesson's own answer key has slips: its "Quick Check" lines name D, B and C
+for questions 2, 3 and 4, whose answers are C, D and B. The answers below are the
+right ones, and ``tests/test_quizzes.py`` verifies the code facts against torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Difficulty = Literal["easy", "medium", "hard"]
+DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard")
+LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One multiple-choice question with options A-D."""
+
+    id: str
+    prompt: str
+    options: dict[str, str]  # letter -> option text, in A-D order
+    answer: str  # the correct letter
+    difficulty: Difficulty
+    hint: str  # a nudge that does not give the answer away
+    explanation: str  # why the answer is right (shown once answered)
+    common_mistakes: tuple[str, ...]
+    # Feedback aimed at each wrong letter: why that choice is tempting but wrong.
+    wrong_option_hints: dict[str, str] = field(default_factory=dict)
+    code: str | None = None  # the snippet the prompt refers to, if any
+    source: Literal["lesson", "course"] = "lesson"
+
+    def __post_init__(self) -> None:
+        # Fail at import time rather than in front of a learner.
+        if tuple(self.options) != LETTERS:
+            raise ValueError(f"{self.id}: options must be lettered {LETTERS}")
+        if self.answer not in self.options:
+            raise ValueError(f"{self.id}: answer {self.answer!r} is not an option")
+        if self.difficulty not in DIFFICULTIES:
+            raise ValueError(f"{self.id}: unknown difficulty {self.difficulty!r}")
+        expected = set(LETTERS) - {self.answer}
+        if set(self.wrong_option_hints) != expected:
+            raise ValueError(f"{self.id}: need a hint for each wrong letter {sorted(expected)}")
+
+    @property
+    def answer_text(self) -> str:
+        return self.options[self.answer]
+
+
+PRACTICE: tuple[Question, ...] = (
+    Question(
+        id="p1",
+        prompt="What does the nn.RNN layer in PyTorch primarily do?",
+        options={
+            "A": "Processes sequences step by step, keeping track of past information",
+            "B": "Sorts input data in ascending order",
+            "C": "Generates random numbers for initialization",
+            "D": "Performs matrix multiplication without memory",
+        },
+        answer="A",
+        difficulty="easy",
+        hint="RNNs remember past steps in a sequence.",
+        explanation=(
+            "nn.RNN walks through a sequence one time step at a time. At each step it "
+            "combines the current input with the hidden state from the previous step, "
+            "h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), so the hidden state "
+            "carries information about everything seen so far."
+        ),
+        common_mistakes=(
+            "Thinking an RNN sorts data",
+            "Confusing an RNN with a random number generator",
+            "Assuming an RNN is only a matrix multiplication, with no memory",
+        ),
+        wrong_option_hints={
+            "B": "Sorting is torch.sort's job. An RNN learns from the order of a sequence; it does not reorder it.",
+            "C": "Random values only initialise the layer's weights once, when it is built. That is not what the layer does with data.",
+            "D": "An RNN does multiply matrices, but 'without memory' is the catch: what carries from step to step?",
+        },
+    ),
+    Question(
+        id="p2",
+        prompt=(
+            "Which of the following is the correct way to create an RNN layer with "
+            "input size 10 and hidden size 20 in PyTorch?"
+        ),
+        options={
+            "A": "nn.RNN(20, 10)",
+            "B": "nn.RNN(10)",
+            "C": "nn.RNN(input_size=10, hidden_size=20)",
+            "D": "nn.RNN(hidden_size=10, input_size=20)",
+        },
+        answer="C",
+        difficulty="easy",
+        hint="The signature is nn.RNN(input_size, hidden_size, ...), and hidden_size has no default.",
+        explanation=(
+            "C names both sizes: input_size=10, hidden_size=20 (nn.RNN(10, 20) would "
+            "be right too). A and D build a working layer, but with input 20 and hidden "
+            "10, the sizes swapped. B raises TypeError because hidden_size is required."
+        ),
+        common_mistakes=(
+            "Swapping input_size and hidden_size",
+            "Omitting the hidden_size argument",
+            "Passing positional arguments in the wrong order",
+        ),
+        wrong_option_hints={
+            "A": "Positional arguments go (input_size, hidden_size): this layer takes 20 features in and has 10 hidden units.",
+            "B": "hidden_size has no default, so this call raises TypeError before any layer exists.",
+            "D": "With keywords the order doesn't matter, but look at the values: input 20, hidden 10.",
+        },
+    ),
+    Question(
+        id="p3",
+        prompt="Given the code below, what is the shape of output after running the RNN?",
+        code=(
+            "import torch\n"
+            "import torch.nn as nn\n"
+            "rnn = nn.RNN(input_size=5, hidden_size=3, batch_first=True)\n"
+            "input = torch.randn(4, 7, 5)  # batch=4, seq_len=7, input_size=5\n"
+            "output, hn = rnn(input)"
+        ),
+        options={"A": "(7, 4, 3)", "B": "(3, 4, 7)", "C": "(4, 3, 7)", "D": "(4, 7, 3)"},
+        answer="D",
+        difficulty="medium",
+        hint="With batch_first=True the output is (batch, seq_len, hidden_size).",
+        explanation=(
+            "With batch_first=True the input is (batch, seq_len, input_size) = (4, 7, 5), "
+            "and output holds the hidden state at every time step: (batch, seq_len, "
+            "hidden_size) = (4, 7, 3). batch_first does not apply to hn, which stays "
+            "(num_layers, batch, hidden_size) = (1, 4, 3)."
+        ),
+        common_mistakes=(
+            "Confusing the batch and sequence-length order",
+            "Ignoring the batch_first parameter",
+            "Putting input_size instead of hidden_size in the output shape",
+        ),
+        wrong_option_hints={
+            "A": "(seq_len, batch, hidden) is the layout without batch_first. This layer sets batch_first=True.",
+            "B": "The last dimension of the output is the feature dimension, and the output's features are the hidden units.",
+            "C": "Time steps come before features, as in the input (4, 7, 5).",
+        },
+    ),
+    Question(
+        id="p4",
+        prompt="What is wrong with this code snippet using nn.RNN?",
+        # The lesson's comment read "batch=3, seq_len=5", but without batch_first
+        # PyTorch reads (3, 5, 10) as (seq_len, batch, features); fixed here.
+        code=(
+            "rnn = nn.RNN(input_size=8, hidden_size=4)\n"
+            "input = torch.randn(3, 5, 10)  # seq_len=3, batch=5, input_size=10\n"
+            "output, hn = rnn(input)"
+        ),
+        options={
+            "A": "RNN requires input to be 2D tensor",
+            "B": "Input size does not match the RNN's input_size parameter",
+            "C": "Batch size should be last dimension",
+            "D": "Hidden size must be equal to input size",
+        },
+        answer="B",
+        difficulty="medium",
+        hint="Compare the input's last dimension with the layer's input_size.",
+        explanation=(
+            "The last dimension of the input must equal input_size. The layer expects 8 "
+            "features but gets 10, so the call raises RuntimeError: \"input.size(-1) "
+            "must be equal to input_size. Expected 8, got 10\". Fix it with "
+            "nn.RNN(input_size=10, ...) or by feeding 8 features. (Without batch_first, "
+            "(3, 5, 10) means seq_len=3, batch=5; either way the features are last.)"
+        ),
+        common_mistakes=(
+            "Ignoring the input_size mismatch",
+            "Thinking the batch size is the last dimension",
+            "Assuming RNN input must be a 2-D tensor",
+        ),
+        wrong_option_hints={
+            "A": "nn.RNN takes 3-D input (or 2-D for one unbatched sequence). A 3-D tensor is fine.",
+            "C": "Features are always the last dimension; batch is first or second depending on batch_first.",
+            "D": "input_size and hidden_size are independent: 8 features in, 4 hidden units is a valid layer.",
+        },
+    ),
+    Question(
+        id="p5",
+        prompt=(
+            "You want to process a batch of sequences with varying lengths using nn.RNN. "
+            "Which approach correctly handles this in PyTorch?"
+        ),
+        options={
+            "A": "Pad sequences to the same length and use pack_padded_sequence before the RNN",
+            "B": "Feed sequences directly without padding or packing",
+            "C": "Use a for loop to process each sequence separately without padding",
+            "D": "Set hidden_size equal to the longest sequence length",
+        },
+        answer="A",
+        difficulty="hard",
+        hint="A batch is one tensor, and the RNN should stop at each sequence's real end.",
+        explanation=(
+            "Pad to the longest length (pad_sequence), then pack_padded_sequence(padded, "
+            "lengths, batch_first=True, enforce_sorted=False) tells the RNN each "
+            "sequence's true length, so h_n is the state after each sequence's last real "
+            "step, not after the padding; pad_packed_sequence gives the padded output "
+            "back. Padding without packing runs the RNN over the pad values and changes "
+            "the final state. A loop per sequence (C) also gets the right answer but "
+            "gives up batching and is slow: A is the correct and efficient choice."
+        ),
+        common_mistakes=(
+            "Feeding raw variable-length sequences directly",
+            "Padding but not packing, so the RNN also reads the padding",
+            "Misusing hidden_size for the sequence length",
+        ),
+        wrong_option_hints={
+            "B": "Sequences of different lengths cannot be stacked into one batch tensor without padding.",
+            "C": "This works, one sequence at a time, but it is slow. Which option keeps the whole batch in one call?",
+            "D": "hidden_size is the size of the state vector, not a number of time steps.",
+        },
+    ),
+)
+
+COURSE: tuple[Question, ...] = (
+    Question(
+        id="t6",
+        source="course",
+        prompt="What is the shape of h_n after this code runs?",
+        code=(
+            "rnn = nn.RNN(input_size=10, hidden_size=20, num_layers=2, batch_first=True)\n"
+            "x = torch.randn(4, 7, 10)  # batch=4, seq_len=7, features=10\n"
+            "output, h_n = rnn(x)"
+        ),
+        options={"A": "(4, 2, 20)", "B": "(2, 4, 20)", "C": "(4, 7, 20)", "D": "(1, 4, 20)"},
+        answer="B",
+        difficulty="medium",
+        hint="batch_first changes the layout of the input and output, not of h_n.",
+        explanation=(
+            "h_n holds the final hidden state of every layer, shaped (num_layers, batch, "
+            "hidden_size) = (2, 4, 20) whatever batch_first says. output is (4, 7, 20); "
+            "its last time step equals h_n[-1], the top layer's final state."
+        ),
+        common_mistakes=(
+            "Assuming batch_first also puts batch first in h_n",
+            "Mixing up h_n (last step, every layer) with output (every step, last layer)",
+            "Forgetting that h_n has one entry per layer",
+        ),
+        wrong_option_hints={
+            "A": "That is batch first. Does batch_first=True apply to h_n?",
+            "C": "That is output's shape: every time step of the top layer. h_n is the last step of every layer.",
+            "D": "There is one final state per layer, and this RNN has num_layers=2.",
+        },
+    ),
+    Question(
+        id="t7",
+        source="course",
+        prompt="What does PyTorch do with this layer during training?",
+        code="rnn = nn.RNN(input_size=10, hidden_size=20, num_layers=1, dropout=0.3)",
+        options={
+            "A": "Drops 30% of the outputs at every time step",
+            "B": "Raises a ValueError, because dropout needs num_layers > 1",
+            "C": "Builds the layer with a UserWarning; no dropout is ever applied",
+            "D": "Drops 30% of the hidden state passed between time steps",
+        },
+        answer="C",
+        difficulty="hard",
+        hint="nn.RNN's dropout argument acts between stacked layers. How many are there?",
+        explanation=(
+            "nn.RNN applies dropout to the outputs of every layer except the last, so "
+            "with one layer there is nowhere to apply it. PyTorch builds the layer, warns "
+            "\"non-zero dropout expects num_layers greater than 1\", and trains with no "
+            "dropout. Use num_layers=2 or more, or an nn.Dropout on the RNN's output, as "
+            "the lesson's fix does."
+        ),
+        common_mistakes=(
+            "Believing dropout=0.3 regularises a one-layer nn.RNN",
+            "Ignoring the UserWarning",
+            "Thinking nn.RNN's dropout acts on the recurrent connection",
+        ),
+        wrong_option_hints={
+            "A": "nn.RNN's dropout acts on the outputs of all but the last layer. Here the only layer is the last one.",
+            "B": "It is a warning, not an error: the layer is built.",
+            "D": "nn.RNN never drops the recurrent hidden state; its dropout acts between stacked layers.",
+        },
+    ),
+    Question(
+        id="t8",
+        source="course",
+        prompt=(
+            "Your RNN reaches 98% training accuracy but 70% validation accuracy "
+            "(training loss 0.05, validation loss 0.85). What does this gap tell you?"
+        ),
+        options={
+            "A": "The model underfits: add layers or hidden units",
+            "B": "The learning rate is too low: train for more epochs",
+            "C": "The validation set must be broken, so ignore it",
+            "D": "The model overfits: it fits the training set but does not generalise",
+        },
+        answer="D",
+        difficulty="easy",
+        hint="Compare how the model does on data it trained on with data it has never seen.",
+        explanation=(
+            "Near-perfect training scores with much worse validation scores mean the "
+            "model has memorised the training set, noise included, instead of learning "
+            "patterns that carry over to new data. Reduce overfitting: dropout, a "
+            "smaller model, early stopping; then check the gap narrows."
+        ),
+        common_mistakes=(
+            "Reading high training accuracy as success",
+            "Making the model bigger when it already overfits",
+            "Training longer, which widens the gap",
+        ),
+        wrong_option_hints={
+            "A": "An underfitting model does badly on the training data too. This one scores 98% there.",
+            "B": "Training loss is already 0.05. More epochs would fit the training set even more closely.",
+            "C": "The validation set is how you see the problem. Its job is to hold data the model never trained on.",
+        },
+    ),
+    Question(
+        id="t9",
+        source="course",
+        prompt=(
+            "You train with early stopping on validation loss (patience 3). Validation "
+            "loss is lowest at epoch 9 and training stops at epoch 12. Why restore the "
+            "weights saved at epoch 9 instead of keeping the final ones?"
+        ),
+        options={
+            "A": "Epochs 10-12 did not improve validation loss; the epoch-9 weights generalise best",
+            "B": "Restoring resets the optimizer's learning rate so training can resume",
+            "C": "The final weights are deleted when training stops",
+            "D": "Restoring lowers the training loss",
+        },
+        answer="A",
+        difficulty="medium",
+        hint="Patience means training runs a few epochs past the best one. What happened in those epochs?",
+        explanation=(
+            "Patience lets training run past the best epoch to be sure it was the best. "
+            "Those extra epochs fit the training set more closely without helping "
+            "validation, so the final weights have started to overfit. Stopping alone "
+            "keeps them; restoring the saved best weights gives the model that did best "
+            "on unseen data. Save a copy (copy.deepcopy(model.state_dict())): "
+            "state_dict() returns tensors that share memory with the live parameters."
+        ),
+        common_mistakes=(
+            "Stopping early but keeping the last weights",
+            "Reporting the best validation accuracy for a model that no longer has those weights",
+            "Saving model.state_dict() without copying, so the 'best' weights keep changing",
+        ),
+        wrong_option_hints={
+            "B": "Loading weights does not touch the optimizer's learning rate, and the point is to stop, not resume.",
+            "C": "The model still holds the epoch-12 weights when training stops. Are they the best ones?",
+            "D": "Later epochs usually have lower training loss. Early stopping is about validation loss.",
+        },
+    ),
+    Question(
+        id="t10",
+        source="course",
+        prompt=(
+            "The bonus experiment swaps nn.RNN for nn.LSTM. What does the LSTM's cell "
+            "state add?"
+        ),
+        options={
+            "A": "A second copy of the hidden state, so it returns twice as many outputs per step",
+            "B": "Support for variable-length sequences without padding",
+            "C": "A memory path updated additively through gates, so information and gradients last over many steps",
+            "D": "Processing each sequence forwards and backwards",
+        },
+        answer="C",
+        difficulty="hard",
+        hint="Think about what happens to gradients flowing back through many time steps.",
+        explanation=(
+            "An LSTM keeps a cell state c_t next to its hidden state h_t. The forget and "
+            "input gates update it additively (c_t = f_t * c_(t-1) + i_t * g_t) instead of "
+            "squashing it through tanh at every step, so information and gradients can "
+            "survive across long sequences, where a plain RNN's tend to vanish. "
+            "nn.LSTM returns output, (h_n, c_n); output still holds only the h_t."
+        ),
+        common_mistakes=(
+            "Thinking the cell state is just another output",
+            "Expecting an LSTM to remove the need for padding or packing",
+            "Confusing LSTM with bidirectional=True",
+        ),
+        wrong_option_hints={
+            "A": "The per-step output is still only h_t; c_t stays inside the layer and comes back once, as c_n.",
+            "B": "LSTMs batch variable-length sequences exactly as RNNs do: pad, then pack.",
+            "D": "That is bidirectional=True, which works for nn.RNN and nn.LSTM alike.",
+        },
+    ),
+)
+
+# The ten-question test: the lesson's five, then ours.
+QUESTIONS: tuple[Question, ...] = PRACTICE + COURSE
+_BY_ID: dict[str, Question] = {q.id: q for q in QUESTIONS}
+if len(_BY_ID) != len(QUESTIONS):
+    raise ValueError("duplicate question ids")
+
+
+def question_ids() -> list[str]:
+    """All question ids, in quiz order."""
+    return list(_BY_ID)
+
+
+def get_question(question_id: str) -> Question:
+    """The question with this id; ``ValueError`` naming the valid ids otherwise."""
+    key = str(question_id).strip().lower()
+    try:
+        return _BY_ID[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown question id {question_id!r}; valid ids: {', '.join(_BY_ID)}"
+        ) from None

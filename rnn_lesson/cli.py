@@ -1,0 +1,140 @@
+"""Command line: `python -m rnn_lesson reproduce|train ...` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from .experiments import EXPERIMENTS, REGULARIZED, check_task, claim_failures, reproduce
+from .models import CELLS, ModelConfig
+from .training import History, TrainConfig, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnn_lesson", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rep = commands.add_parser("reproduce", help="train baseline and regularized on seeds 0..N-1")
+    rep.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (default 10)")
+    rep.add_argument("--json", type=Path, help="write the per-seed metrics to this file")
+
+    one = commands.add_parser("train", help="train one configuration and print its progress")
+    one.add_argument("--preset", choices=sorted(EXPERIMENTS), default=REGULARIZED.name,
+                     help="start from this configuration (default: regularized)")
+    one.add_argument("--cell", choices=sorted(CELLS))
+    one.add_argument("--hidden", type=int, help="hidden size")
+    one.add_argument("--layers", type=int, help="number of stacked recurrent layers")
+    one.add_argument("--dropout", type=float, help="dropout inside the stack and after it, in [0, 1)")
+    one.add_argument("--lr", type=float, help="Adam learning rate")
+    one.add_argument("--batch-size", type=int)
+    one.add_argument("--epochs", type=int, help="maximum number of epochs")
+    one.add_argument("--weight-decay", type=float)
+    one.add_argument("--grad-clip", type=float, help="max gradient norm")
+    one.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None)
+    one.add_argument("--patience", type=int)
+    one.add_argument("--seed", type=int, default=0)
+    one.add_argument("--plot", type=Path, help="save the learning curves to this PNG")
+
+    args = parser.parse_args(argv)
+    try:
+        return _reproduce(args) if args.command == "reproduce" else _train(args)
+    except ValueError as error:  # bad hyperparameters: one clear line, not a traceback
+        parser.exit(2, f"error: {error}\n")
+
+
+def _train(args: argparse.Namespace) -> int:
+    preset = EXPERIMENTS[args.preset]
+    model_config = _override(preset.model, cell=args.cell, hidden_size=args.hidden,
+                             num_layers=args.layers, dropout=args.dropout)
+    train_config = _override(preset.train, lr=args.lr, batch_size=args.batch_size,
+                             max_epochs=args.epochs, weight_decay=args.weight_decay,
+                             grad_clip=args.grad_clip, early_stopping=args.early_stopping,
+                             patience=args.patience, seed=args.seed)
+    print(f"model: {model_config}\ntraining: {train_config}")
+
+    def report(history: History) -> None:
+        e = history.epochs - 1
+        print(f"epoch {e + 1:3d}  train loss {history.train_loss[e]:.3f} acc {history.train_acc[e]:6.1%}"
+              f"  |  val loss {history.val_loss[e]:.3f} acc {history.val_acc[e]:6.1%}", flush=True)
+
+    history = train(model_config, train_config, on_epoch_end=report)
+    print(f"{history.stop_reason}; "
+          + (f"restored epoch {history.best_epoch}" if history.restored_best else "kept the last epoch"))
+    print(history.summary())
+    print(check_task(history))
+    if args.plot:
+        from .plots import plot_learning_curves  # matplotlib only when a plot is asked for
+
+        plot_learning_curves(history).savefig(args.plot, dpi=100)
+        print(f"learning curves saved to {args.plot}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    seeds = range(args.seeds)
+    total = len(EXPERIMENTS) * args.seeds
+    done = 0
+
+    def progress(name: str, seed: int, history: History) -> None:
+        nonlocal done
+        done += 1
+        f = history.final
+        print(f"[{done:2d}/{total}] {name:11s} seed {seed}: train {f['train_acc']:6.1%}  "
+              f"val {f['val_acc']:6.1%}  test {f['test_acc']:6.1%}  "
+              f"({history.epochs} epochs, {history.seconds:.2f} s)", flush=True)
+
+    results = reproduce(seeds, progress=progress)
+    print()
+    print(format_table(results))
+    print()
+    ok = True
+    for name, table in results.items():
+        broken = {
+            seed: claim_failures(name, {k: v[i] for k, v in table.items()})
+            for i, seed in enumerate(seeds)
+        }
+        broken = {seed: f for seed, f in broken.items() if f}
+        ok &= not broken
+        claim = "task passed (val >= 85%, train < 92%)" if name == "regularized" else \
+            "overfits (train >= 96%, val <= 82%, gap >= 15 points, val loss >= 0.8)"
+        print(f"{name}: {claim} on {args.seeds - len(broken)}/{args.seeds} seeds")
+        for seed, failures in broken.items():
+            print(f"  seed {seed}: " + "; ".join(failures))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"per-seed metrics written to {args.json}")
+    return 0 if ok else 1
+
+
+def format_table(results: dict[str, dict[str, list[float]]]) -> str:
+    """mean [min, max] of every metric, one column per configuration."""
+    names = list(results)
+    lines = [f"{'metric':12s}" + "".join(f"{n + ' mean [min, max]':>30s}" for n in names)]
+    for key in results[names[0]]:
+        cells = []
+        for name in names:
+            values = results[name][key]
+            pct = key.endswith("_acc")
+            fmt = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3g}")
+            cells.append(f"{fmt(statistics.mean(values))} [{fmt(min(values))}, {fmt(max(values))}]")
+        lines.append(f"{key:12s}" + "".join(f"{c:>30s}" for c in cells))
+    return "\n".join(lines)
+
+
+def _override(config, **changes):
+    return dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The lesson's two configurations, its task check, and the multi-seed reproduction of its claims."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from .data import Dataset, load_course_data
+from .models import ModelConfig
+from .training import EpochCallback, History, TrainConfig, train
+
+# The task, as the lesson states it.
+TASK_MIN_VAL_ACC = 0.85
+TASK_MAX_TRAIN_ACC = 0.92
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    model: ModelConfig
+    train: TrainConfig
+
+    def with_seed(self, seed: int) -> "Experiment":
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, seed=seed))
+
+
+BASELINE = Experiment(
+    name="baseline",
+    description="the overfitting model: a big RNN, no dropout, a high learning rate, 60 epochs",
+    model=ModelConfig(cell="rnn", hidden_size=128, num_layers=2, dropout=0.0),
+    train=TrainConfig(lr=3e-3, batch_size=32, max_epochs=60, early_stopping=False),
+)
+
+REGULARIZED = Experiment(
+    name="regularized",
+    description="the lesson's fix: dropout 0.3 inside nn.RNN and after it, hidden 32, "
+    "Adam lr 1e-3, early stopping on val loss (patience 3) restoring the best weights",
+    model=ModelConfig(cell="rnn", hidden_size=32, num_layers=2, dropout=0.3),
+    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=100, early_stopping=True, patience=3),
+)
+
+EXPERIMENTS = {e.name: e for e in (BASELINE, REGULARIZED)}
+
+
+def run(
+    experiment: Experiment,
+    seed: int = 0,
+    data: Dataset | None = None,
+    on_epoch_end: EpochCallback | None = None,
+) -> History:
+    """Train one named configuration on one seed."""
+    exp = experiment.with_seed(seed)
+    return train(exp.model, exp.train, data, on_epoch_end)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    train_acc: float
+    val_acc: float
+    failures: tuple[str, ...]  # one line per failed condition, with the distance to the line
+    hint: str
+
+    def __str__(self) -> str:
+        if self.passed:
+            return (
+                f"Task passed: val accuracy {self.val_acc:.1%} >= {TASK_MIN_VAL_ACC:.0%} and "
+                f"train accuracy {self.train_acc:.1%} < {TASK_MAX_TRAIN_ACC:.0%}."
+            )
+        return "Task not passed yet: " + "; ".join(self.failures) + f". Hint: {self.hint}"
+
+    def short(self) -> str:
+        """One line for a plot title or a banner."""
+        marks = (
+            f"val {self.val_acc:.1%} {'>=' if self.val_acc >= TASK_MIN_VAL_ACC else '<'} 85%, "
+            f"train {self.train_acc:.1%} {'<' if self.train_acc < TASK_MAX_TRAIN_ACC else '>='} 92%"
+        )
+        return f"{'Task passed' if self.passed else 'Task not passed'}: {marks}"
+
+
+def check_task(result: History | tuple[float, float]) -> Verdict:
+    """The lesson's task: val accuracy >= 85% while train accuracy stays < 92%.
+
+    Accepts a History (its final metrics) or a (train_acc, val_acc) pair of fractions.
+    """
+    if isinstance(result, History):
+        train_acc, val_acc = result.final["train_acc"], result.final["val_acc"]
+    else:
+        train_acc, val_acc = result
+    low_val = val_acc < TASK_MIN_VAL_ACC
+    high_train = train_acc >= TASK_MAX_TRAIN_ACC
+    failures = []
+    if low_val:
+        failures.append(
+            f"val accuracy {val_acc:.1%} is {100 * (TASK_MIN_VAL_ACC - val_acc):.1f} points "
+            f"below {TASK_MIN_VAL_ACC:.0%}"
+        )
+    if high_train:
+        over = 100 * (train_acc - TASK_MAX_TRAIN_ACC)
+        failures.append(
+            f"train accuracy {train_acc:.1%} is not below {TASK_MAX_TRAIN_ACC:.0%}"
+            + (f" ({over:.1f} points over)" if over >= 0.05 else "")
+        )
+    if low_val and high_train:
+        hint = (
+            "the model memorizes the training set (label noise included): add dropout (~0.3), "
+            "shrink the hidden size (~32), lower the learning rate and turn on early stopping."
+        )
+    elif high_train:
+        hint = (
+            "it generalizes but still memorizes noisy labels: a little more dropout or early "
+            "stopping that restores the best epoch."
+        )
+    elif low_val:
+        hint = (
+            "train and val are both low, so the model underfits: less dropout, a larger hidden "
+            "size, a higher learning rate or more patience."
+        )
+    else:
+        hint = ""
+    return Verdict(not failures, train_acc, val_acc, tuple(failures), hint)
+
+
+# The course's claims about the two configurations, required on every seed (fractions).
+def claim_failures(name: str, metrics: dict[str, float]) -> list[str]:
+    """Which of the course's claims a run breaks ([] when it reproduces the lesson's story)."""
+    train_acc, val_acc, val_loss = metrics["train_acc"], metrics["val_acc"], metrics["val_loss"]
+    if name == "regularized":
+        return list(check_task((train_acc, val_acc)).failures)
+    if name == "baseline":
+        checks = [
+            (train_acc >= 0.96, f"train accuracy {train_acc:.1%} < 96%"),
+            (val_acc <= 0.82, f"val accuracy {val_acc:.1%} > 82%"),
+            (train_acc - val_acc >= 0.15, f"gap {100 * (train_acc - val_acc):.1f} points < 15"),
+            (val_loss >= 0.8, f"val loss {val_loss:.2f} < 0.8"),
+        ]
+        return [message for ok, message in checks if not ok]
+    raise ValueError(f"no claims for {name!r}: choose one of {sorted(EXPERIMENTS)}")
+
+
+METRICS = ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss")
+
+
+def reproduce(
+    seeds: Iterable[int] = range(10),
+    experiments: Iterable[Experiment] = (BASELINE, REGULARIZED),
+    data: Dataset | None = None,
+    progress: Callable[[str, int, History], None] | None = None,
+) -> dict[str, dict[str, list[float]]]:
+    """Train every experiment on every seed: {name: {metric: [one value per seed]}}.
+
+    Metrics: train/val/test accuracy (fractions) and loss, epochs, seconds.
+    """
+    data = load_course_data() if data is None else data
+    results: dict[str, dict[str, list[float]]] = {}
+    for experiment in experiments:
+        table = results.setdefault(experiment.name, {k: [] for k in (*METRICS, "epochs", "seconds")})
+        for seed in seeds:
+            history = run(experiment, seed, data)
+            for key in METRICS:
+                table[key].append(history.final[key])
+            table["epochs"].append(history.epochs)
+            table["seconds"].append(history.seconds)
+            if progress is not None:
+                progress(experiment.name, seed, history)
+    return results

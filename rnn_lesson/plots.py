@@ -1,0 +1,51 @@
+"""Learning curves as matplotlib figures (the notebooks display them, the CLI saves them)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from .experiments import TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, check_task
+from .training import History
+
+TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
+
+
+def plot_learning_curves(
+    history: History,
+    title: str | None = None,
+    max_epochs: int | None = None,
+    best_possible: float | None = 0.90,
+) -> Figure:
+    """Loss and accuracy per epoch, train vs val, with the best epoch and the task lines marked.
+
+    `max_epochs` fixes the x axis (so live redraws do not rescale); `best_possible` draws the
+    Bayes limit of the course data (None to hide it).
+    """
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    plt.close(fig)  # returned, not auto-shown: the caller displays or saves it exactly once
+    epochs = range(1, history.epochs + 1)
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
+        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
+        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
+        if history.best_epoch:
+            ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
+                       label=f"best val loss (epoch {history.best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
+        ax.grid(alpha=0.3)
+    ax_acc.axhline(TASK_MIN_VAL_ACC, color=VAL_COLOR, ls="--", lw=1, label="task: val >= 85%")
+    ax_acc.axhline(TASK_MAX_TRAIN_ACC, color=TRAIN_COLOR, ls="--", lw=1, label="task: train < 92%")
+    if best_possible is not None:
+        ax_acc.axhline(best_possible, color="black", ls=":", lw=1, label="best possible (90%)")
+    ax_acc.set_ylim(0.45, 1.02)
+    ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_loss.set_ylim(bottom=0)
+    ax_loss.legend(loc="upper left", fontsize=8)
+    ax_acc.legend(loc="lower right", fontsize=8)
+    if title is None and history.final:
+        title = check_task(history).short()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -1,0 +1,198 @@
+"""The one training loop of the course: every notebook, the CLI, the tests and the benchmark call `train`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Dataset, Split, load_course_data
+from .models import ModelConfig, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # max gradient norm, None for no clipping
+    early_stopping: bool = True  # on validation loss, restoring the best epoch's weights
+    patience: int = 3  # epochs without a new best val loss before stopping
+    seed: int = 0  # model initialization, dropout masks and batch order; never the data
+    num_threads: int | None = 1  # one thread is fastest at this size; None keeps torch's setting
+    device: str = "auto"  # "auto" picks CUDA when present, else the CPU
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.lr > 0, f"lr must be > 0, got {self.lr!r} (the lesson's fix uses 1e-3)"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}"),
+            (self.max_epochs >= 1, f"max_epochs must be >= 1, got {self.max_epochs!r}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience!r}"),
+            (
+                self.grad_clip is None or self.grad_clip > 0,
+                f"grad_clip must be > 0 or None, got {self.grad_clip!r}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+@dataclass
+class History:
+    """Per-epoch metrics (index 0 is epoch 1) and the final metrics of the returned model.
+
+    Train metrics are measured in eval mode on the whole training set after each epoch, so they
+    are comparable with the val metrics (no dropout, no averaging over a changing model).
+    """
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based epoch with the lowest val loss
+    restored_best: bool = False  # True when the returned weights are the best epoch's
+    stop_reason: str = ""
+    seconds: float = 0.0
+    final: dict[str, float] = field(default_factory=dict)  # train/val/test loss and acc
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def record(self, train: tuple[float, float], val: tuple[float, float]) -> None:
+        """Append one epoch's (loss, accuracy) pairs."""
+        self.train_loss.append(train[0])
+        self.train_acc.append(train[1])
+        self.val_loss.append(val[0])
+        self.val_acc.append(val[1])
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def summary(self) -> str:
+        f = self.final
+        return (
+            f"train acc {f['train_acc']:.1%}  val acc {f['val_acc']:.1%}  test acc {f['test_acc']:.1%}"
+            f"  |  train loss {f['train_loss']:.3f}  val loss {f['val_loss']:.3f}"
+            f"  |  {self.epochs} epochs, best {self.best_epoch}, {self.seconds:.2f} s"
+        )
+
+
+EpochCallback = Callable[[History], "bool | None"]
+
+
+def train(
+    model_config: ModelConfig = ModelConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    data: Dataset | None = None,
+    on_epoch_end: EpochCallback | None = None,
+) -> History:
+    """Train a fresh model and return its History (the trained model is `history.model`).
+
+    `on_epoch_end(history)` is called after every epoch with the metrics so far; return True from
+    it to stop the run (a notebook uses it to redraw curves live and to cancel).
+    The same configs and data give bit-identical histories on the same machine.
+    """
+    data = load_course_data() if data is None else data
+    device = _pick_device(train_config.device)
+    train_set, val_set, test_set = (_to(s, device) for s in (data.train, data.val, data.test))
+    history = History(model_config=model_config, train_config=train_config)
+    start = time.perf_counter()
+    # fork_rng keeps the learner's global RNG untouched while we seed ours.
+    with _threads(train_config.num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(train_config.seed)
+        model = build_model(model_config).to(device)
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+        )
+        order = torch.Generator().manual_seed(train_config.seed)
+        best_loss, best_state, waited = float("inf"), None, 0
+        for epoch in range(1, train_config.max_epochs + 1):
+            _train_one_epoch(model, optimizer, train_set, train_config, order)
+            history.record(evaluate(model, train_set), evaluate(model, val_set))
+            if history.val_loss[-1] < best_loss:
+                best_loss, history.best_epoch, waited = history.val_loss[-1], epoch, 0
+                if train_config.early_stopping:
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                waited += 1
+            history.seconds = time.perf_counter() - start
+            if on_epoch_end is not None and on_epoch_end(history):
+                history.stop_reason = f"stopped by the callback after epoch {epoch}"
+                break
+            if train_config.early_stopping and waited >= train_config.patience:
+                history.stop_reason = (
+                    f"early stopping: no new best val loss for {train_config.patience} epochs"
+                )
+                break
+        else:
+            history.stop_reason = f"reached max_epochs={train_config.max_epochs}"
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            history.restored_best = True
+        for name, split in (("train", train_set), ("val", val_set), ("test", test_set)):
+            history.final[f"{name}_loss"], history.final[f"{name}_acc"] = evaluate(model, split)
+    history.model = model
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    split: Split,
+    config: TrainConfig,
+    order: torch.Generator,
+) -> None:
+    model.train()
+    permutation = torch.randperm(len(split), generator=order).to(split.x.device)
+    for batch in permutation.split(config.batch_size):
+        lengths = None if split.lengths is None else split.lengths[batch]
+        loss = F.cross_entropy(model(split.x[batch], lengths), split.y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy as a fraction) on a whole split, in eval mode."""
+    model.eval()
+    logits = model(split.x, split.lengths)
+    loss = F.cross_entropy(logits, split.y).item()
+    accuracy = (logits.argmax(dim=1) == split.y).float().mean().item()
+    return loss, accuracy
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _to(split: Split, device: torch.device) -> Split:
+    if split.x.device == device:
+        return split
+    lengths = None if split.lengths is None else split.lengths.to(device)
+    return Split(x=split.x.to(device), y=split.y.to(device), lengths=lengths)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
