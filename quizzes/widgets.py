@@ -51,27 +51,28 @@ def _badge(text: str) -> str:
     )
 
 
+def _code_html(code: str | None) -> str:
+    if not code:
+        return ""
+    return (
+        "<pre style='background:var(--jp-cell-editor-background,#f5f5f5);"
+        "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0);"
+        "border-radius:4px;padding:6px 10px;margin:6px 0;white-space:pre;overflow-x:auto;"
+        "font-family:var(--jp-code-font-family,monospace);"
+        f"font-size:var(--jp-code-font-size,13px)'>{_esc(code)}</pre>"
+    )
+
+
 def _question_html(question: Question, heading: str) -> str:
-    parts = [
-        f"<div style='margin-bottom:4px'><b>{_esc(heading)}</b> {_badge(question.difficulty)}</div>",
-        f"<div style='font-size:1.05em'>{_esc(question.prompt)}</div>",
-    ]
-    if question.code:
-        parts.append(
-            "<pre style='background:var(--jp-cell-editor-background,#f5f5f5);"
-            "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0);"
-            "border-radius:4px;padding:6px 10px;margin:6px 0;white-space:pre;overflow-x:auto;"
-            "font-family:var(--jp-code-font-family,monospace);"
-            f"font-size:var(--jp-code-font-size,13px)'>{_esc(question.code)}</pre>"
-        )
-    return "".join(parts)
+    return (
+        f"<div style='margin-bottom:4px'><b>{_esc(heading)}</b> {_badge(question.difficulty)}</div>"
+        f"<div style='font-size:1.05em'>{_esc(question.prompt)}</div>"
+        + _code_html(question.code)
+    )
 
 
 def _tone_box(tone: str, body_html: str) -> str:
-    colour = _TONES[tone]
-    return (
-        f"<div style='{_BOX}border-left:4px solid {colour}'>{body_html}</div>"
-    )
+    return f"<div style='{_BOX}border-left:4px solid {_TONES[tone]}'>{body_html}</div>"
 
 
 def _options(question: Question) -> list[tuple[str, str]]:
@@ -311,7 +312,7 @@ class TestCard(_Card):
         items = [f"<div style='font-size:1.2em;margin:4px 0 8px 0'><b>{_esc(self.score_text)}</b></div>"]
         for n, (q, r) in enumerate(zip(self.session.questions, self.session.results()), 1):
             ok = r is not None and r.correct
-            body = [f"<div>{_esc(q.prompt)}</div>"]
+            body = [f"<div>{_esc(q.prompt)}</div>", _code_html(q.code)]
             if not ok:
                 body.append(f"<div><b>Answer:</b> {q.answer}. {_esc(q.answer_text)}</div>")
                 if r is not None:

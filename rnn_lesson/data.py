@@ -97,6 +97,15 @@ def _ramp(spec: DatasetSpec) -> torch.Tensor:
     return ramp
 
 
+def ideal_predictions(x: torch.Tensor, spec: DatasetSpec = DatasetSpec()) -> torch.Tensor:
+    """The best possible classifier for this data: the sign of the matched filter sum_t r_t x_t0.
+
+    It knows the generating process, so its accuracy on a split is ~1 - flip_rate: the ceiling
+    no model can beat on average.
+    """
+    return (x[:, :, 0] @ _ramp(spec) > 0).long()
+
+
 def make_dataset(spec: DatasetSpec = DatasetSpec()) -> Dataset:
     """Generate train, val and test splits for any spec (notebook 03 varies the length)."""
     return Dataset(

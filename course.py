@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Set up and run the course with nothing but Python 3.10+:
+
+    python3 course.py lab       create .venv if needed, then open the notebooks in JupyterLab
+    python3 course.py test      create .venv if needed, then run every test (unit + notebooks)
+    python3 course.py execute   re-run every notebook top to bottom and save its outputs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def setup() -> None:
+    """Create .venv and install the pinned requirements, unless they are already installed."""
+    wanted = hashlib.sha256(
+        b"".join((ROOT / f).read_bytes() for f in ("requirements.txt", "pyproject.toml"))
+    ).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if sys.version_info < (3, 10):
+        sys.exit(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
+    print(f"Setting up {VENV} (a few minutes the first time)...", flush=True)
+    venv.create(VENV, with_pip=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    run(pip + ["-r", "requirements.txt"])
+    run(pip + ["--no-deps", "-e", "."])
+    STAMP.write_text(wanted)
+
+
+def run(args: list[str]) -> None:
+    completed = subprocess.run(args, cwd=ROOT)
+    if completed.returncode:
+        sys.exit(completed.returncode)
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "help"
+    extra = sys.argv[2:]
+    if command not in {"lab", "test", "execute", "setup"}:
+        sys.exit(__doc__)
+    setup()
+    if command == "lab":
+        run([str(PYTHON), "-m", "jupyter", "lab", "--ip=127.0.0.1", "notebooks/"] + extra)
+    elif command == "test":
+        run([str(PYTHON), "-m", "pytest", "tests", "notebooks",
+             "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"] + extra)
+    elif command == "execute":
+        for notebook in NOTEBOOKS:
+            print(f"executing {notebook.relative_to(ROOT)}", flush=True)
+            run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                 "--inplace", str(notebook)] + extra)
+
+
+if __name__ == "__main__":
+    main()
