@@ -38,7 +38,7 @@ REGULARIZED = Experiment(
     description="the lesson's fix: dropout 0.3 inside nn.RNN and after it, hidden 32, "
     "Adam lr 1e-3, early stopping on val loss (patience 3) restoring the best weights",
     model=ModelConfig(cell="rnn", hidden_size=32, num_layers=2, dropout=0.3),
-    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=100, early_stopping=True, patience=3),
+    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3),
 )
 
 EXPERIMENTS = {e.name: e for e in (BASELINE, REGULARIZED)}

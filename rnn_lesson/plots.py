@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
@@ -22,8 +24,8 @@ def plot_learning_curves(
     `max_epochs` fixes the x axis (so live redraws do not rescale); `best_possible` draws the
     Bayes limit of the course data (None to hide it).
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
-    plt.close(fig)  # returned, not auto-shown: the caller displays or saves it exactly once
+    fig = new_figure(figsize=(10, 3.6))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = range(1, history.epochs + 1)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
         ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
@@ -49,3 +51,17 @@ def plot_learning_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure that the caller displays or saves exactly once.
+
+    On the main thread it comes from pyplot (which registers Jupyter's inline display of figures)
+    and is closed at once, so it is not shown twice. pyplot is not thread-safe, so the panel's
+    worker thread gets a bare Figure instead.
+    """
+    if threading.current_thread() is threading.main_thread():
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        plt.close(fig)
+        return fig
+    return Figure(figsize=figsize, layout="constrained")

@@ -1,0 +1,199 @@
+"""The learner's panel: sliders for the model and training settings, live learning curves, a verdict.
+
+Training runs in a worker thread so the notebook never freezes: a new slider move cancels the run
+in progress (at its next epoch end) and starts a fresh one, so after many rapid moves the curves
+always show the last setting. Figures reach the Output widget through `append_display_data`,
+which is safe from a thread (the `with output:` context manager is not).
+
+Tests drive it without a browser: set `panel.controls[...].value`, call `panel.run()` (synchronous)
+or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `panel.last_history`.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import threading
+import time
+
+import ipywidgets as w
+
+from .data import Dataset, load_course_data
+from .experiments import REGULARIZED, Verdict, check_task
+from .models import CELLS, ModelConfig
+from .plots import plot_learning_curves
+from .training import History, TrainConfig, train
+
+HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
+REDRAW_EVERY_S = 0.25  # a redraw costs ~0.1-0.2 s; drawing every epoch would triple a short run
+
+
+def settings_from(values: dict) -> tuple[ModelConfig, TrainConfig]:
+    """The configs the panel's control values describe (ValueError for impossible ones)."""
+    model = ModelConfig(cell=values["cell"], hidden_size=int(values["hidden_size"]),
+                        num_layers=int(values["num_layers"]), dropout=float(values["dropout"]))
+    training = TrainConfig(lr=float(values["lr"]), max_epochs=int(values["max_epochs"]),
+                           early_stopping=bool(values["early_stopping"]),
+                           patience=REGULARIZED.train.patience, seed=int(values["seed"]),
+                           batch_size=REGULARIZED.train.batch_size)
+    return model, training
+
+
+def banner_html(verdict: Verdict | None, message: str = "") -> str:
+    """Green when the task passes, amber when it does not, gray while training."""
+    if verdict is None:
+        color, text = "#eceff1", html.escape(message)
+    elif verdict.passed:
+        color, text = "#c8e6c9", f"<b>{html.escape(verdict.short())}</b>"
+    else:
+        color, text = "#ffe0b2", (f"<b>{html.escape(verdict.short())}</b><br>"
+                                  f"Hint: {html.escape(verdict.hint)}")
+    return (f'<div class="rnn-lesson-verdict" style="background:{color};padding:6px 10px;'
+            f'border-radius:4px;min-height:2.6em">{text}</div>')
+
+
+class ExperimentPanel:
+    """Sliders + Train button + live curves + verdict banner, for the course data."""
+
+    def __init__(self, data: Dataset | None = None, auto_run: bool = True) -> None:
+        self.data = load_course_data() if data is None else data
+        start_model, start_train = REGULARIZED.model, REGULARIZED.train
+        style = {"description_width": "110px"}
+        wide = w.Layout(width="340px")
+        self.controls: dict[str, w.ValueWidget] = {
+            "dropout": w.FloatSlider(value=start_model.dropout, min=0.0, max=0.7, step=0.05,
+                                     description="dropout", continuous_update=False,
+                                     readout_format=".2f", style=style, layout=wide),
+            "hidden_size": w.SelectionSlider(options=HIDDEN_SIZES, value=start_model.hidden_size,
+                                             description="hidden size", continuous_update=False,
+                                             style=style, layout=wide),
+            "lr": w.FloatLogSlider(value=start_train.lr, base=10, min=-4, max=-2, step=0.25,
+                                   description="learning rate", continuous_update=False,
+                                   readout_format=".1e", style=style, layout=wide),
+            "num_layers": w.IntSlider(value=start_model.num_layers, min=1, max=3,
+                                      description="layers", continuous_update=False,
+                                      style=style, layout=wide),
+            "cell": w.Dropdown(options=sorted(CELLS), value=start_model.cell, description="cell",
+                               style=style, layout=wide),
+            "early_stopping": w.Checkbox(value=start_train.early_stopping,
+                                         description="early stopping (restore best)",
+                                         indent=False),
+            "max_epochs": w.IntSlider(value=start_train.max_epochs, min=10, max=100, step=10,
+                                      description="max epochs", continuous_update=False,
+                                      style=style, layout=wide),
+            "seed": w.IntSlider(value=0, min=0, max=9, description="seed",
+                                continuous_update=False, style=style, layout=wide),
+        }
+        self.train_button = w.Button(description="Train", button_style="primary", icon="play")
+        self.banner = w.HTML(banner_html(None, "Move a slider or press Train."))
+        self.status = w.HTML("")
+        # Fixed height: the page must not jump while curves are redrawn.
+        self.output = w.Output(layout=w.Layout(height="400px", overflow="hidden"))
+        self.last_history: History | None = None
+        self.last_png: bytes = b""
+        self.runs_started = 0
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.train_button.on_click(lambda _: self.request_run())
+        if auto_run:
+            for control in self.controls.values():
+                control.observe(lambda _: self.request_run(), names="value")
+        left = w.VBox(list(self.controls.values())[:4] + [self.train_button])
+        right = w.VBox(list(self.controls.values())[4:] + [self.status])
+        self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def request_run(self) -> None:
+        """Start a run in the background with the current values, cancelling the one in progress."""
+        with self._lock:
+            self._generation += 1
+            generation, previous = self._generation, self._worker
+            self._worker = threading.Thread(target=self._work, args=(generation, previous),
+                                            daemon=True)
+            self._worker.start()
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Block until the latest requested run has finished (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while (worker := self._worker) is not None:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                raise TimeoutError("the panel's run did not finish in time")
+            if worker is self._worker:  # no newer run was requested meanwhile
+                return
+
+    def run(self) -> History | None:
+        """Train synchronously with the current values and show the result (what a test calls)."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        return self._train_and_show(generation)
+
+    def _work(self, generation: int, previous: threading.Thread | None) -> None:
+        if previous is not None:
+            previous.join()  # it stops at its next epoch end, since its generation is stale
+        if generation == self._generation:
+            self._train_and_show(generation)
+
+    def _is_current(self, generation: int) -> bool:
+        return generation == self._generation
+
+    def _train_and_show(self, generation: int) -> History | None:
+        try:
+            model_config, train_config = settings_from(self.values())
+        except ValueError as error:
+            self.banner.value = banner_html(None, f"Cannot train: {error}")
+            return None
+        self.runs_started += 1
+        self.banner.value = banner_html(None, "Training...")
+        last_draw = [0.0]
+
+        def on_epoch_end(history: History) -> bool:
+            if not self._is_current(generation):
+                return True  # a newer setting arrived: stop this run
+            self.status.value = (f"epoch {history.epochs}/{train_config.max_epochs}, "
+                                 f"val acc {history.val_acc[-1]:.1%}")
+            if time.perf_counter() - last_draw[0] >= REDRAW_EVERY_S:
+                self._show(history, generation, title="training...")
+                last_draw[0] = time.perf_counter()
+            return False
+
+        try:
+            history = train(model_config, train_config, self.data, on_epoch_end)
+        except Exception as error:  # show it in the banner: a traceback helps no learner here
+            self.banner.value = banner_html(None, f"Training failed: {type(error).__name__}: {error}")
+            return None
+        if not self._is_current(generation):
+            return None
+        verdict = check_task(history)
+        self._show(history, generation, title=verdict.short())
+        with self._lock:
+            if self._is_current(generation):
+                self.last_history = history
+                self.banner.value = banner_html(verdict)
+                self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
+                                     + (f"restored epoch {history.best_epoch}"
+                                        if history.restored_best else "kept the last epoch"))
+        return history
+
+    def _show(self, history: History, generation: int, title: str) -> None:
+        from IPython.display import Image
+
+        figure = plot_learning_curves(history, title=title,
+                                      max_epochs=history.train_config.max_epochs)
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=80)
+        with self._lock:
+            if not self._is_current(generation):
+                return
+            self.last_png = png.getvalue()
+            self.output.clear_output(wait=True)
+            self.output.append_display_data(Image(data=self.last_png, format="png"))
