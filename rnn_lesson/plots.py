@@ -7,6 +7,7 @@ import threading
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from .data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
 from .experiments import TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, check_task
 from .training import History
 
@@ -65,3 +66,31 @@ def new_figure(figsize: tuple[float, float]) -> Figure:
         plt.close(fig)
         return fig
     return Figure(figsize=figsize, layout="constrained")
+
+
+def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec = COURSE_SPEC) -> Figure:
+    """Feature 0 (the signal) and the distractors of a few sequences of each class."""
+    fig = new_figure(figsize=(10, 3.4))
+    ax_signal, ax_noise = fig.subplots(1, 2)
+    steps = range(1, split.x.shape[1] + 1)
+    truth = ideal_predictions(split.x, spec)  # the class the ramp shows (labels may be flipped)
+    for label, color in ((0, "tab:purple"), (1, "tab:green")):
+        in_class = truth == label
+        rows = [i for i in range(len(split)) if split.y[i] == label and in_class[i]][:per_class]
+        for i in rows:
+            ax_signal.plot(steps, split.x[i, :, 0], color=color, alpha=0.3, lw=1)
+        ax_signal.plot(steps, split.x[in_class, :, 0].mean(dim=0), color=color, lw=3,
+                       label=f"class {label} ({'ramp down' if label == 0 else 'ramp up'}): "
+                             f"average of {int(in_class.sum())}")
+    ax_signal.set_title(f"feature 0: {per_class} sequences per class (thin) and the class averages",
+                        fontsize=10)
+    example = split.x[0, :, 1:]
+    for j in range(example.shape[1]):
+        ax_noise.plot(steps, example[:, j], lw=1, alpha=0.7)
+    ax_noise.set_title("features 1-9 of one sequence: noise and pulses", fontsize=10)
+    for ax in (ax_signal, ax_noise):
+        ax.set_xlabel("time step")
+        ax.set_xticks(range(1, split.x.shape[1] + 1, 2))
+        ax.grid(alpha=0.3)
+    ax_signal.legend(fontsize=8, loc="lower left")
+    return fig
