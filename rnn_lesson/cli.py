@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import statistics
 import sys
 from pathlib import Path
 
-from .experiments import EXPERIMENTS, REGULARIZED, check_task, claim_failures, reproduce
+from .experiments import (
+    EXPERIMENTS,
+    REGULARIZED,
+    check_task,
+    claim_failures,
+    reproduce,
+    summary_table,
+)
 from .models import CELLS, ModelConfig
 from .training import History, TrainConfig, train
 
@@ -89,7 +95,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     results = reproduce(seeds, progress=progress)
     print()
-    print(format_table(results))
+    print(summary_table(results))
     print()
     ok = True
     for name, table in results.items():
@@ -108,21 +114,6 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"per-seed metrics written to {args.json}")
     return 0 if ok else 1
-
-
-def format_table(results: dict[str, dict[str, list[float]]]) -> str:
-    """mean [min, max] of every metric, one column per configuration."""
-    names = list(results)
-    lines = [f"{'metric':12s}" + "".join(f"{n + ' mean [min, max]':>30s}" for n in names)]
-    for key in results[names[0]]:
-        cells = []
-        for name in names:
-            values = results[name][key]
-            pct = key.endswith("_acc")
-            fmt = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3g}")
-            cells.append(f"{fmt(statistics.mean(values))} [{fmt(min(values))}, {fmt(max(values))}]")
-        lines.append(f"{key:12s}" + "".join(f"{c:>30s}" for c in cells))
-    return "\n".join(lines)
 
 
 def _override(config, **changes):

@@ -19,12 +19,14 @@ import time
 import ipywidgets as w
 
 from .data import Dataset, load_course_data
-from .experiments import REGULARIZED, Verdict, check_task
+from .experiments import BASELINE, REGULARIZED, Experiment, Verdict, check_task
+from .hints import HINTS, SOLUTION
 from .models import CELLS, ModelConfig
 from .plots import plot_learning_curves
 from .training import History, TrainConfig, train
 
 HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
+LEARNING_RATES = (("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3), ("3e-3", 3e-3), ("1e-2", 1e-2))
 REDRAW_EVERY_S = 0.25  # a redraw costs ~0.1-0.2 s; drawing every epoch would triple a short run
 
 
@@ -53,11 +55,15 @@ def banner_html(verdict: Verdict | None, message: str = "") -> str:
 
 
 class ExperimentPanel:
-    """Sliders + Train button + live curves + verdict banner, for the course data."""
+    """Sliders + Train button + live curves + verdict banner, for the course data.
 
-    def __init__(self, data: Dataset | None = None, auto_run: bool = True) -> None:
+    It starts from `start` (the overfitting baseline by default: the learner's job is to fix it).
+    """
+
+    def __init__(self, start: Experiment = BASELINE, data: Dataset | None = None,
+                 auto_run: bool = True) -> None:
         self.data = load_course_data() if data is None else data
-        start_model, start_train = REGULARIZED.model, REGULARIZED.train
+        start_model, start_train = start.model, start.train
         style = {"description_width": "110px"}
         wide = w.Layout(width="340px")
         self.controls: dict[str, w.ValueWidget] = {
@@ -67,9 +73,9 @@ class ExperimentPanel:
             "hidden_size": w.SelectionSlider(options=HIDDEN_SIZES, value=start_model.hidden_size,
                                              description="hidden size", continuous_update=False,
                                              style=style, layout=wide),
-            "lr": w.FloatLogSlider(value=start_train.lr, base=10, min=-4, max=-2, step=0.25,
-                                   description="learning rate", continuous_update=False,
-                                   readout_format=".1e", style=style, layout=wide),
+            "lr": w.SelectionSlider(options=LEARNING_RATES, value=start_train.lr,
+                                    description="learning rate", continuous_update=False,
+                                    style=style, layout=wide),
             "num_layers": w.IntSlider(value=start_model.num_layers, min=1, max=3,
                                       description="layers", continuous_update=False,
                                       style=style, layout=wide),
@@ -78,7 +84,7 @@ class ExperimentPanel:
             "early_stopping": w.Checkbox(value=start_train.early_stopping,
                                          description="early stopping (restore best)",
                                          indent=False),
-            "max_epochs": w.IntSlider(value=start_train.max_epochs, min=10, max=100, step=10,
+            "max_epochs": w.IntSlider(value=start_train.max_epochs, min=10, max=60, step=10,
                                       description="max epochs", continuous_update=False,
                                       style=style, layout=wide),
             "seed": w.IntSlider(value=0, min=0, max=9, description="seed",
@@ -197,3 +203,36 @@ class ExperimentPanel:
             self.last_png = png.getvalue()
             self.output.clear_output(wait=True)
             self.output.append_display_data(Image(data=self.last_png, format="png"))
+
+
+class HintPanel:
+    """The lesson's four hints, revealed one at a time by one button, then the solution."""
+
+    def __init__(self) -> None:
+        self.steps = (*HINTS, SOLUTION)
+        self.shown = 0
+        self.button = w.Button(description="Show hint 1", icon="lightbulb-o")
+        self.text = w.HTML("")
+        self.button.on_click(lambda _: self.reveal_next())
+        self.widget = w.VBox([self.text, self.button])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def reveal_next(self) -> None:
+        if self.shown == len(self.steps):
+            return
+        self.shown += 1
+        self.text.value = "".join(
+            f'<div style="margin:4px 0"><b>{step.title}</b><br>{step.text}</div>'
+            for step in self.steps[: self.shown]
+        )
+        remaining = len(self.steps) - self.shown
+        if remaining == 0:
+            self.button.disabled, self.button.description = True, "All hints shown"
+        elif remaining == 1:
+            self.button.description = "Show the solution"
+        else:
+            self.button.description = f"Show hint {self.shown + 1}"

@@ -1,0 +1,67 @@
+import dataclasses
+
+import pytest
+
+from rnn_lesson.experiments import BASELINE, REGULARIZED
+from rnn_lesson.training import train
+from rnn_lesson.widgets import ExperimentPanel, banner_html, settings_from
+
+FIX_VALUES = {"dropout": 0.3, "hidden_size": 32, "lr": 1e-3, "early_stopping": True}
+
+
+def set_values(panel, values):
+    for name, value in values.items():
+        panel.controls[name].value = value
+
+
+def test_the_panel_starts_from_the_overfitting_baseline():
+    model, training = settings_from(ExperimentPanel(auto_run=False).values())
+    assert model == BASELINE.model
+    assert training == BASELINE.train
+
+
+def test_run_trains_the_slider_setting_with_the_one_train_and_shows_the_verdict():
+    panel = ExperimentPanel(auto_run=False)
+    set_values(panel, FIX_VALUES)
+    history = panel.run()
+    expected = train(REGULARIZED.model, REGULARIZED.train)
+    assert history.val_loss == expected.val_loss  # same numbers as the library's train()
+    assert "Task passed" in panel.banner.value and "#c8e6c9" in panel.banner.value
+    assert panel.last_png.startswith(b"\x89PNG")
+    assert "restored epoch" in panel.status.value
+
+
+def test_a_failing_setting_gets_an_amber_banner_with_a_hint():
+    panel = ExperimentPanel(auto_run=False)
+    set_values(panel, {**FIX_VALUES, "hidden_size": 8, "dropout": 0.7, "lr": 1e-4, "max_epochs": 10})
+    panel.run()
+    assert "Task not passed" in panel.banner.value and "Hint:" in panel.banner.value
+
+
+def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():
+    panel = ExperimentPanel(auto_run=False)
+    set_values(panel, FIX_VALUES)
+    for control in panel.controls.values():  # now listen, like the notebook does
+        control.observe(lambda _: panel.request_run(), names="value")
+    moves = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.4, 0.45, 0.5]
+    for value in moves:
+        panel.controls["dropout"].value = value
+    panel.wait()
+    assert panel.last_history.model_config.dropout == 0.5
+    assert f"val {panel.last_history.final['val_acc']:.1%}" in panel.banner.value
+    assert panel.runs_started <= len(moves)
+
+
+def test_errors_in_training_reach_the_banner_not_a_traceback(monkeypatch):
+    panel = ExperimentPanel(auto_run=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("rnn_lesson.widgets.train", broken)
+    assert panel.run() is None
+    assert "Training failed: RuntimeError: out of memory" in panel.banner.value
+
+
+def test_banner_escapes_text():
+    assert "&lt;b&gt;" in banner_html(None, "<b>")
