@@ -61,7 +61,7 @@ class ExperimentPanel:
     """
 
     def __init__(self, start: Experiment = BASELINE, data: Dataset | None = None,
-                 auto_run: bool = True) -> None:
+                 auto_run: bool = True, initial: History | None = None) -> None:
         self.data = load_course_data() if data is None else data
         start_model, start_train = start.model, start.train
         style = {"description_width": "110px"}
@@ -108,6 +108,21 @@ class ExperimentPanel:
         left = w.VBox(list(self.controls.values())[:4] + [self.train_button])
         right = w.VBox(list(self.controls.values())[4:] + [self.status])
         self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output])
+        if initial is not None:  # a run of the start setting the notebook already did
+            if settings_from(self.values()) != (initial.model_config, initial.train_config):
+                raise ValueError("`initial` was trained with other settings than `start`")
+            self._show_result(initial, self._generation)
+
+    def _show_result(self, history: History, generation: int) -> None:
+        verdict = check_task(history)
+        self._show(history, generation, title=verdict.short())
+        with self._lock:
+            if self._is_current(generation):
+                self.last_history = history
+                self.banner.value = banner_html(verdict)
+                self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
+                                     + (f"restored epoch {history.best_epoch}"
+                                        if history.restored_best else "kept the last epoch"))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -179,15 +194,7 @@ class ExperimentPanel:
             return None
         if not self._is_current(generation):
             return None
-        verdict = check_task(history)
-        self._show(history, generation, title=verdict.short())
-        with self._lock:
-            if self._is_current(generation):
-                self.last_history = history
-                self.banner.value = banner_html(verdict)
-                self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
-                                     + (f"restored epoch {history.best_epoch}"
-                                        if history.restored_best else "kept the last epoch"))
+        self._show_result(history, generation)
         return history
 
     def _show(self, history: History, generation: int, title: str) -> None:

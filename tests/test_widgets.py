@@ -1,5 +1,3 @@
-import dataclasses
-
 import pytest
 
 from rnn_lesson.experiments import BASELINE, REGULARIZED
@@ -65,3 +63,11 @@ def test_errors_in_training_reach_the_banner_not_a_traceback(monkeypatch):
 
 def test_banner_escapes_text():
     assert "&lt;b&gt;" in banner_html(None, "<b>")
+
+
+def test_an_initial_run_is_shown_without_training_and_must_match_the_start(baseline_history):
+    panel = ExperimentPanel(initial=baseline_history, auto_run=False)
+    assert panel.runs_started == 0 and panel.last_history is baseline_history
+    assert "Task not passed" in panel.banner.value and panel.last_png
+    with pytest.raises(ValueError, match="other settings"):
+        ExperimentPanel(start=REGULARIZED, initial=baseline_history, auto_run=False)
