@@ -25,8 +25,13 @@ from .models import CELLS, ModelConfig
 from .plots import plot_learning_curves
 from .training import History, TrainConfig, train
 
+def lr_label(lr: float) -> str:
+    """1e-3 rather than 1e-03, as on the slider."""
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
 HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
-LEARNING_RATES = (("1e-4", 1e-4), ("3e-4", 3e-4), ("1e-3", 1e-3), ("3e-3", 3e-3), ("1e-2", 1e-2))
+LEARNING_RATES = tuple((lr_label(lr), lr) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
 REDRAW_EVERY_S = 0.25  # a redraw costs ~0.1-0.2 s; drawing every epoch would triple a short run
 
 
@@ -39,6 +44,15 @@ def settings_from(values: dict) -> tuple[ModelConfig, TrainConfig]:
                            patience=REGULARIZED.train.patience, seed=int(values["seed"]),
                            batch_size=REGULARIZED.train.batch_size)
     return model, training
+
+
+def describe(model: ModelConfig, training: TrainConfig) -> str:
+    """The settings behind a curve, in the words of the sliders."""
+    stopping = f"early stopping on (patience {training.patience})" if training.early_stopping \
+        else "early stopping off"
+    return (f"{model.cell}, hidden size {model.hidden_size}, {model.num_layers} layers, "
+            f"dropout {model.dropout:.2f}, learning rate {lr_label(training.lr)}, {stopping}, "
+            f"max epochs {training.max_epochs}, seed {training.seed}")
 
 
 def banner_html(verdict: Verdict | None, message: str = "") -> str:
@@ -95,6 +109,10 @@ class ExperimentPanel:
         self.status = w.HTML("")
         # Fixed height: the page must not jump while curves are redrawn.
         self.output = w.Output(layout=w.Layout(height="400px", overflow="hidden"))
+        self.caption = w.HTML("")  # which settings the curves above show
+        for widget, name in ((self.banner, "verdict"), (self.output, "curves"),
+                             (self.caption, "curves-settings"), (self.status, "status")):
+            widget.add_class(f"rnn-lesson-{name}")
         self.last_history: History | None = None
         self.last_png: bytes = b""
         self.runs_started = 0
@@ -107,7 +125,8 @@ class ExperimentPanel:
                 control.observe(lambda _: self.request_run(), names="value")
         left = w.VBox(list(self.controls.values())[:4] + [self.train_button])
         right = w.VBox(list(self.controls.values())[4:] + [self.status])
-        self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output])
+        self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output, self.caption])
+        self.widget.add_class("rnn-lesson-panel")
         if initial is not None:  # a run of the start setting the notebook already did
             if settings_from(self.values()) != (initial.model_config, initial.train_config):
                 raise ValueError("`initial` was trained with other settings than `start`")
@@ -208,6 +227,9 @@ class ExperimentPanel:
             if not self._is_current(generation):
                 return
             self.last_png = png.getvalue()
+            self.caption.value = (f"<small>{'Training' if title == 'training...' else 'Curves'}"
+                                  f" for: {describe(history.model_config, history.train_config)}"
+                                  "</small>")
             self.output.clear_output(wait=True)
             self.output.append_display_data(Image(data=self.last_png, format="png"))
 
