@@ -25,6 +25,7 @@ from .models import CELLS, ModelConfig
 from .plots import plot_learning_curves
 from .training import History, TrainConfig, train
 
+
 def lr_label(lr: float) -> str:
     """1e-3 rather than 1e-03, as on the slider."""
     return f"{lr:.0e}".replace("e-0", "e-")
