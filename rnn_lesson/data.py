@@ -72,7 +72,9 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    spec: DatasetSpec
+    """Train, val and test splits; `spec` is the generating process (None for real data)."""
+
+    spec: DatasetSpec | None
     train: Split
     val: Split
     test: Split
@@ -83,6 +85,8 @@ class Dataset:
         for split in (self.train, self.val, self.test):
             digest.update(split.x.contiguous().numpy().tobytes())
             digest.update(split.y.contiguous().numpy().tobytes())
+            if split.lengths is not None:
+                digest.update(split.lengths.contiguous().numpy().tobytes())
         return digest.hexdigest()
 
 
