@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from .experiments import (
@@ -45,9 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--plot", type=Path, help="save the learning curves to this PNG")
 
+    grid = commands.add_parser("sweep", help="train the dropout x hidden-size grid (cached)")
+    grid.add_argument("--json", type=Path, help="write the per-cell mean/min/max to this file")
+    grid.add_argument("--plot", type=Path, help="save the two heatmaps to this PNG")
+    grid.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
+    grid.add_argument("--no-cache", action="store_true", help="retrain every run")
+
     args = parser.parse_args(argv)
+    commands_run = {"reproduce": _reproduce, "train": _train, "sweep": _sweep}
     try:
-        return _reproduce(args) if args.command == "reproduce" else _train(args)
+        return commands_run[args.command](args)
     except ValueError as error:  # bad hyperparameters: one clear line, not a traceback
         parser.exit(2, f"error: {error}\n")
 
@@ -114,6 +122,44 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"per-seed metrics written to {args.json}")
     return 0 if ok else 1
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import SweepConfig, run_sweep
+
+    config = SweepConfig()
+    bar = _ProgressBar()
+    result = run_sweep(config, workers=args.workers, cache_dir=False if args.no_cache else None,
+                       progress=bar.update)
+    print(f"\n{len(result.runs)} runs ({result.cached} from the cache) in {result.seconds:.1f} s")
+    for metric, title in (("val_acc", "val accuracy"), ("gap", "train - val accuracy")):
+        print(f"\n{title}, mean over seeds {list(config.seeds)} (rows: dropout, columns: hidden size)")
+        print("dropout " + "".join(f"{h:>8d}" for h in config.hidden_sizes))
+        for dropout, row in zip(config.dropouts, result.grid(metric)):
+            print(f"{dropout:7.1f} " + "".join(f"{100 * v:7.1f}%" for v in row))
+    inside = [cell for cell, stats in result.cells.items() if stats.in_task_region]
+    print(f"\ntask passed (mean over seeds) in {len(inside)} of {len(result.cells)} cells")
+    if args.json:
+        args.json.write_text(json.dumps(result.to_json(), indent=2))
+        print(f"per-cell metrics written to {args.json}")
+    if args.plot:
+        from .plots import plot_sweep_heatmaps
+
+        plot_sweep_heatmaps(result).savefig(args.plot, dpi=100)
+        print(f"heatmaps saved to {args.plot}")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line text progress bar for the terminal."""
+
+    def __init__(self, width: int = 40) -> None:
+        self.width, self.start = width, time.perf_counter()
+
+    def update(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} runs, "
+              f"{time.perf_counter() - self.start:.0f} s", end="", flush=True)
 
 
 def _override(config, **changes):
