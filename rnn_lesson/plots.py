@@ -94,3 +94,118 @@ def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec =
         ax.grid(alpha=0.3)
     ax_signal.legend(fontsize=8, loc="lower left")
     return fig
+
+
+# Notebook 03 (the bonus): RNN vs LSTM vs GRU. Plain data in (lists, tensors), so that these
+# functions do not depend on how the experiments were run.
+
+CELL_COLORS = {"rnn": "tab:red", "lstm": "tab:green", "gru": "tab:purple"}
+CELL_LABELS = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
+
+
+def plot_accuracy_vs_length(
+    lengths: list[int],
+    accuracy: dict[str, list[list[float]]],
+    signal_steps: int | None = None,
+    best_possible: float = 0.90,
+    chance: float = 0.50,
+    ylabel: str = "test accuracy",
+) -> Figure:
+    """One line per cell: the mean over seeds at each length, with the min-max band.
+
+    `accuracy[cell][i]` holds the per-seed accuracies (fractions) at `lengths[i]`.
+    """
+    fig = new_figure(figsize=(7, 3.8))
+    ax = fig.subplots()
+    for cell, per_length in accuracy.items():
+        means = [sum(v) / len(v) for v in per_length]
+        color = CELL_COLORS.get(cell)
+        n_seeds = len(per_length[0])
+        ax.plot(lengths, means, "o-", color=color, lw=2,
+                label=f"{CELL_LABELS.get(cell, cell)}: mean of {n_seeds} seeds, band min-max")
+        ax.fill_between(lengths, [min(v) for v in per_length], [max(v) for v in per_length],
+                        color=color, alpha=0.2, lw=0)
+    ax.axhline(best_possible, color="black", ls=":", lw=1,
+               label=f"best possible ({best_possible:.0%})")
+    ax.axhline(chance, color="gray", ls="--", lw=1, label=f"chance ({chance:.0%})")
+    ax.set_xticks(list(lengths))
+    ax.set_xlabel("sequence length T (steps)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0.25, 1.0)  # room for the legend below the chance line
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.grid(alpha=0.3)
+    where = f": the ramp in the first {signal_steps} steps, then noise up to T" if signal_steps else ""
+    ax.set_title(f"Accuracy against sequence length{where}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def _log_band(profiles: object) -> tuple[list[float], list[float], list[float]]:
+    """Geometric mean, min and max over the rows of a (seeds, steps) array of positive numbers."""
+    import numpy as np
+
+    rows = np.atleast_2d(np.asarray(profiles, dtype=float))
+    return np.exp(np.log(rows).mean(axis=0)).tolist(), rows.min(axis=0).tolist(), rows.max(axis=0).tolist()
+
+
+def plot_gradient_norms(
+    panels: dict[str, dict[str, object]],
+    signal_steps: int | None = None,
+) -> Figure:
+    """The gradient norm reaching each input step, one panel per situation, log y axis.
+
+    `panels[title][cell]` is a (seeds, seq_len) array-like of per-step norms; each line is the
+    geometric mean over seeds with the min-max band.
+    """
+    fig = new_figure(figsize=(5 * len(panels), 3.8))
+    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for ax, (title, profiles) in zip(axes, panels.items()):
+        for cell, values in profiles.items():
+            mean, low, high = _log_band(values)
+            steps = range(1, len(mean) + 1)
+            color = CELL_COLORS.get(cell)
+            ax.semilogy(steps, mean, color=color, lw=2, label=CELL_LABELS.get(cell, cell))
+            ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+        if signal_steps:
+            ax.axvspan(0.5, signal_steps + 0.5, color="gold", alpha=0.15,
+                       label=f"steps 1-{signal_steps}: the ramp")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("input time step t")
+        ax.grid(alpha=0.3, which="major")
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0].set_ylabel("||d loss / d x_t||  (log scale)")
+    return fig
+
+
+def plot_sweep_run(runs: list, signal_steps: int | None = None) -> Figure:
+    """The seeds of one (cell, length) of a sweep: validation accuracy per epoch, and the
+    gradient norm per step of each trained model. `runs` have val_curve, grad_norms, seed,
+    best_epoch, cell and seq_len (rnn_lesson.bonus.Run)."""
+    fig = new_figure(figsize=(10, 3.4))
+    ax_acc, ax_grad = fig.subplots(1, 2)
+    for run, shade in zip(runs, ("-", "--", ":", "-.") * 4):
+        color = CELL_COLORS.get(run.cell)
+        epochs = range(1, len(run.val_curve) + 1)
+        ax_acc.plot(epochs, run.val_curve, shade, color=color,
+                    label=f"seed {run.seed}: kept epoch {run.best_epoch} (dot)")
+        ax_acc.plot(run.best_epoch, run.val_curve[run.best_epoch - 1], "o", color=color)
+        ax_grad.semilogy(range(1, len(run.grad_norms) + 1), run.grad_norms, shade, color=color,
+                         label=f"seed {run.seed}")
+    first = runs[0]
+    name = CELL_LABELS.get(first.cell, first.cell)
+    ax_acc.axhline(0.5, color="gray", ls="--", lw=1, label="chance (50%)")
+    ax_acc.axhline(0.9, color="black", ls=":", lw=1, label="best possible (90%)")
+    ax_acc.set_ylim(0.4, 1.0)
+    ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("validation accuracy")
+    ax_acc.set_title(f"{name}, T={first.seq_len}: validation accuracy per epoch", fontsize=10)
+    if signal_steps:
+        ax_grad.axvspan(0.5, signal_steps + 0.5, color="gold", alpha=0.15)
+    ax_grad.set_xlabel("input time step t")
+    ax_grad.set_ylabel("||d loss / d x_t||")
+    ax_grad.set_title(f"{name}, T={first.seq_len}: gradient per step after training", fontsize=10)
+    for ax in (ax_acc, ax_grad):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    return fig
