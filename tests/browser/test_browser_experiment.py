@@ -1,0 +1,116 @@
+"""Notebook 02 in JupyterLab, as a learner uses it: Run All, then the panel's sliders and Train
+button, rapid slider moves, and a quiz question answered wrong, then right."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .lab_pages import (Panel, QuizCard, expected_verdict, keep_screenshot, normalize,
+                       page_problems)
+
+NOTEBOOK = "notebooks/02_overfitting_experiment.ipynb"
+DROPOUTS = [round(0.05 * i, 2) for i in range(15)]  # the slider: 0 to 0.7, step 0.05
+
+
+@pytest.fixture(scope="module")
+def experiment(lab_notebook):
+    notebook = lab_notebook(NOTEBOOK)
+    panel = Panel(notebook.page)
+    panel.wait_visible()
+    panel.start_banner_log()
+    return notebook, panel
+
+
+def moved(options: list, value, key: str, times: int = 1):
+    """Where key presses take a slider (one step each; it stops at its ends)."""
+    index = options.index(value) + {"ArrowRight": 1, "ArrowLeft": -1}[key] * times
+    return options[min(max(index, 0), len(options) - 1)]
+
+
+def test_sliders_and_train_button(experiment):
+    from rnn_lesson.widgets import HIDDEN_SIZES
+
+    notebook, panel = experiment
+    start = panel.values()
+    before = panel.wait_result(start)  # the notebook's baseline run
+    assert before.caption == panel.expected_caption(start)
+
+    panel.press("dropout", "ArrowRight", 6)
+    panel.press("hidden size", "ArrowLeft", 2)
+    values = panel.values()
+    assert values["dropout"] == moved(DROPOUTS, start["dropout"], "ArrowRight", 6)
+    assert values["hidden_size"] == moved(list(HIDDEN_SIZES), start["hidden_size"], "ArrowLeft", 2)
+    after_moves = panel.wait_result(values, not_image=before.image)
+    assert after_moves.banner != before.banner, "the verdict did not change with the settings"
+
+    # Train retrains the same settings from scratch: the banner says "Training...", then the
+    # same verdict (a seed makes a run reproducible).
+    mark = len(panel.banner_log())
+    panel.train_button().click()
+    panel.wait_banner_logged(r"^Training\.\.\.", after=mark)
+    after_train = panel.wait_result(values)
+    keep_screenshot(panel.root, "lab-panel-after-train")
+    assert after_train.banner == after_moves.banner
+    assert after_train.caption == panel.expected_caption(values)
+    assert page_problems(notebook.page) == []
+    assert after_moves.banner == expected_verdict(values), "the verdict is not that of the settings"
+
+
+def test_twenty_rapid_slider_moves(experiment):
+    from rnn_lesson.widgets import HIDDEN_SIZES
+
+    notebook, panel = experiment
+    start = panel.values()
+    before = panel.wait_result(start)
+    moves = ([("dropout", "ArrowRight")] * 5 + [("hidden size", "ArrowLeft")] * 3
+             + [("dropout", "ArrowLeft")] * 7 + [("hidden size", "ArrowRight")]
+             + [("dropout", "ArrowRight")] * 4)
+    assert len(moves) == 20
+    dropout, hidden = start["dropout"], start["hidden_size"]
+    for slider, key in moves:  # as fast as the keyboard goes: each press starts a run
+        panel.press(slider, key)
+        if slider == "dropout":
+            dropout = moved(DROPOUTS, dropout, key)
+        else:
+            hidden = moved(list(HIDDEN_SIZES), hidden, key)
+    values = panel.values()
+    assert (values["dropout"], values["hidden_size"]) == (dropout, hidden)
+    assert values != start  # else the plot would not change
+    final = panel.wait_result(values, not_image=before.image)
+    keep_screenshot(panel.root, "lab-panel-after-20-moves")
+    assert final.caption == panel.expected_caption(values)  # the plot is of the last value
+    assert page_problems(notebook.page) == []
+    assert final.banner == expected_verdict(values)
+
+
+def test_quiz_wrong_then_right(experiment):
+    from quizzes.questions import get_question
+    from quizzes.widgets import QuestionCard
+
+    notebook, _ = experiment
+    question = get_question("t8")
+    wrong = next(letter for letter in question.options if letter != question.answer)
+    reference = QuestionCard(question)  # the texts the card must show, from its own code
+    card = QuizCard(notebook.page, "t8")
+    card.root.scroll_into_view_if_needed()
+
+    from playwright.sync_api import expect
+
+    card.choose(wrong)
+    card.check()
+    reference.select(wrong)
+    reference.check()
+    assert reference.feedback_text.startswith(f"Not yet: {wrong} is not the answer.")
+    expect(card.feedback()).to_have_text(normalize(reference.feedback_text), use_inner_text=True)
+    keep_screenshot(card.root, "lab-quiz-wrong")
+
+    card.choose(question.answer)
+    card.check()
+    reference.select(question.answer)
+    reference.check()
+    assert reference.feedback_text.startswith(f"Correct (attempt 2): {question.answer}.")
+    expect(card.feedback()).to_have_text(normalize(reference.feedback_text), use_inner_text=True)
+    keep_screenshot(card.root, "lab-quiz-right")
+    assert not re.search("Traceback", notebook.page.locator("body").inner_text())
