@@ -3,6 +3,7 @@
 
     python3 course.py lab       create .venv if needed, then open the notebooks in JupyterLab
     python3 course.py test      create .venv if needed, then run every test (unit + notebooks)
+    python3 course.py app       open the experiment as a page with no code (Voila, port 8866)
     python3 course.py execute   re-run every notebook top to bottom and save its outputs
 """
 
@@ -49,7 +50,7 @@ def run(args: list[str]) -> None:
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
     extra = sys.argv[2:]
-    if command not in {"lab", "test", "execute", "setup"}:
+    if command not in {"lab", "test", "app", "execute", "setup"}:
         sys.exit(__doc__)
     setup()
     if command == "lab":
@@ -57,6 +58,8 @@ def main() -> None:
     elif command == "test":
         run([str(PYTHON), "-m", "pytest", "tests", "notebooks",
              "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"] + extra)
+    elif command == "app":
+        run([str(PYTHON), "-m", "voila", "app/experiment_app.ipynb", "--Voila.ip=127.0.0.1"] + extra)
     elif command == "execute":
         for notebook in NOTEBOOKS:
             print(f"executing {notebook.relative_to(ROOT)}", flush=True)

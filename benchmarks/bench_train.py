@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
+    torch.set_num_threads(1)  # train()'s default; the bare loop gets the same
     load_course_data()
     reference = train(REGULARIZED.model, REGULARIZED.train)  # also warms up torch
     epochs = reference.epochs

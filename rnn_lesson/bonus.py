@@ -293,15 +293,13 @@ def gradient_norm_per_step(model: nn.Module, split: Split, n: int = GRADIENT_BAT
     sums of such contributions over the steps. The model's mode and gradients are left untouched.
     """
     x = split.x[:n].clone().requires_grad_(True)
-    was_training, threads = model.training, torch.get_num_threads()
+    was_training = model.training
     model.eval()
-    torch.set_num_threads(1)  # small tensors: one thread is fastest, and unharmed by busy cores
     try:
         loss = F.cross_entropy(model(x), split.y[:n])
         (grad,) = torch.autograd.grad(loss, x)
     finally:
         model.train(was_training)
-        torch.set_num_threads(threads)
     return grad.norm(dim=2).mean(dim=0)
 
 

@@ -17,8 +17,8 @@ from .experiments import (
     reproduce,
     summary_table,
 )
-from .models import CELLS, ModelConfig
-from .training import History, TrainConfig, train
+from .models import CELLS
+from .training import History, train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ OVERFIT = Experiment(
     description="the course's baseline: RNN 2x128, no dropout, lr 3e-3, 60 epochs, no early "
     "stopping",
     model=_real(BASELINE.model),
-    train=replace(BASELINE.train, num_threads=1),
+    train=BASELINE.train,
 )
 
 # The fix used on real data, for every cell and both training set sizes: 64 units, dropout 0.3
@@ -44,8 +44,7 @@ OVERFIT = Experiment(
 # the best epoch (at most 150 epochs: an epoch of 27 sequences is a single optimizer step).
 FIX_MODEL = ModelConfig(cell="rnn", input_size=N_FEATURES, hidden_size=64, num_layers=2,
                         dropout=0.3, num_classes=N_CLASSES)
-FIX_TRAIN = TrainConfig(lr=3e-3, batch_size=32, max_epochs=150, early_stopping=True, patience=5,
-                        num_threads=1)
+FIX_TRAIN = TrainConfig(lr=3e-3, batch_size=32, max_epochs=150, early_stopping=True, patience=5)
 
 
 def fix(cell: str = "rnn") -> Experiment:
@@ -63,8 +62,7 @@ LESSON_FIX = Experiment(
     description="notebook 02's fix as is: RNN 2x32, dropout 0.3, lr 1e-3, 60 epochs, patience 3",
     model=ModelConfig(cell="rnn", input_size=N_FEATURES, hidden_size=32, num_layers=2,
                       dropout=0.3, num_classes=N_CLASSES),
-    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3,
-                      num_threads=1),
+    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3),
 )
 
 
@@ -101,12 +99,7 @@ class Runs:
 
     def evaluate_on(self, split: Split) -> list[float]:
         """The accuracy of every seed's model on another split (for instance without lengths)."""
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)  # like the training runs: tiny models, no thread contention
-        try:
-            return [evaluate(h.model, split)[1] for h in self.histories]
-        finally:
-            torch.set_num_threads(previous)
+        return [evaluate(h.model, split)[1] for h in self.histories]
 
 
 def run_seeds(

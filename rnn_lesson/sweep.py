@@ -51,7 +51,7 @@ class SweepConfig:
         """Every (model, training) configuration of the grid, biggest models first."""
         return [
             (dataclasses.replace(self.base.model, dropout=dropout, hidden_size=hidden),
-             dataclasses.replace(self.base.train, seed=seed, num_threads=None))
+             dataclasses.replace(self.base.train, seed=seed))
             for hidden in sorted(self.hidden_sizes, reverse=True)
             for dropout in self.dropouts
             for seed in self.seeds

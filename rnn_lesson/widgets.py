@@ -2,8 +2,10 @@
 
 Training runs in a worker thread so the notebook never freezes: a new slider move cancels the run
 in progress (at its next epoch end) and starts a fresh one, so after many rapid moves the curves
-always show the last setting. Figures reach the Output widget through `append_display_data`,
-which is safe from a thread (the `with output:` context manager is not).
+always show the last setting. Each figure replaces the Output widget's `outputs` in one
+assignment, which is safe from a thread (the `with output:` context manager is not, and
+`clear_output(wait=True)` + `append_display_data` can reach the browser out of order and stack
+old plots above the new one).
 
 Tests drive it without a browser: set `panel.controls[...].value`, call `panel.run()` (synchronous)
 or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `panel.last_history`.
@@ -11,6 +13,7 @@ or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `p
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import threading
@@ -218,8 +221,6 @@ class ExperimentPanel:
         return history
 
     def _show(self, history: History, generation: int, title: str) -> None:
-        from IPython.display import Image
-
         figure = plot_learning_curves(history, title=title,
                                       max_epochs=history.train_config.max_epochs)
         png = io.BytesIO()
@@ -231,8 +232,11 @@ class ExperimentPanel:
             self.caption.value = (f"<small>{'Training' if title == 'training...' else 'Curves'}"
                                   f" for: {describe(history.model_config, history.train_config)}"
                                   "</small>")
-            self.output.clear_output(wait=True)
-            self.output.append_display_data(Image(data=self.last_png, format="png"))
+            self.output.outputs = ({
+                "output_type": "display_data", "metadata": {},
+                "data": {"image/png": base64.b64encode(self.last_png).decode(),
+                         "text/plain": "<learning curves>"},
+            },)
 
 
 class HintPanel:

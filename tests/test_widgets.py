@@ -47,6 +47,7 @@ def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():
     panel.wait()
     assert panel.last_history.model_config.dropout == 0.5
     assert "dropout 0.50" in panel.caption.value and "Curves for" in panel.caption.value
+    assert len(panel.output.outputs) == 1  # the new plot replaces the old ones, never stacks
     assert f"val {panel.last_history.final['val_acc']:.1%}" in panel.banner.value
     assert panel.runs_started <= len(moves)
 
