@@ -9,19 +9,14 @@ Two experiments and one explanation:
   the plain RNN fails first on long sequences.
 
 Every run goes through the course's one `train()`. Runs are independent, so `run_jobs` spreads
-them over worker processes with one torch thread each (results do not depend on the number of
-threads or workers). The workers come from a "forkserver": a clean helper process that imports
-the library once and forks the workers, which is safe inside Jupyter, unlike forking the kernel
-itself after torch has started its threads (Windows has no forkserver and uses "spawn").
+them over worker processes (`parallel.run_in_workers`); results do not depend on it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import multiprocessing
 import statistics
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -32,6 +27,7 @@ from torch import nn
 from .data import COURSE_SPEC, Dataset, DatasetSpec, Split, load_course_data, make_dataset
 from .experiments import REGULARIZED, Experiment
 from .models import ModelConfig, build_model, count_parameters
+from .parallel import run_in_workers
 from .training import TrainConfig, train
 
 CELL_ORDER = ("rnn", "lstm", "gru")
@@ -117,25 +113,15 @@ def run_job(job: Job) -> Run:
 def run_jobs(jobs: Sequence[Job], workers: int = 2) -> list[Run]:
     """Run every job, on `workers` processes with one torch thread each; results in job order.
 
-    `workers=1` runs them one after the other in this process (with torch's thread setting).
+    `workers=1` runs them one after the other in this process.
     The longest jobs start first so that the two workers finish at about the same time.
     """
     jobs = list(jobs)
     if workers <= 1 or len(jobs) <= 1:
         return [run_job(job) for job in jobs]
-    single = [dataclasses.replace(j, train=dataclasses.replace(j.train, num_threads=1)) for j in jobs]
     order = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        # The workers start with torch imported, and torch._dynamo, which the first optimizer
-        # of a process imports otherwise (about a second per worker).
-        context.set_forkserver_preload([__name__, "torch._dynamo"])
-    else:  # Windows: each worker starts a fresh interpreter
-        context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads,
-                             initargs=(1,)) as pool:
-        done = pool.map(run_job, [single[i] for i in order])
-        runs: dict[int, Run] = dict(zip(order, done))
+    done = dict(run_in_workers(run_job, [jobs[i] for i in order], workers))
+    runs: dict[int, Run] = {order[k]: run for k, run in done.items()}
     return [runs[i] for i in range(len(jobs))]
 
 

@@ -1,9 +1,8 @@
 """The dropout x hidden-size map: many runs of the one `train()`, in parallel, cached on disk.
 
 Every cell of the grid is the lesson's fix (`experiments.REGULARIZED`) with another dropout and
-hidden size, trained on several seeds. Runs go to worker processes with one torch thread each
-(results do not depend on the thread count, so they equal a plain loop's), the biggest models
-first so the workers finish together. Each finished run is stored as a small JSON file keyed by
+hidden size, trained on several seeds. Runs go to worker processes (`parallel.run_in_workers`;
+the numbers equal a plain loop's), the biggest models first so the workers finish together. Each finished run is stored as a small JSON file keyed by
 its configuration, the data fingerprint and a hash of the code that computes it, so reopening a
 notebook is instant and a changed configuration or code never reads a stale entry.
 """
@@ -13,11 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +24,7 @@ import torch
 from .data import Dataset, load_course_data
 from .experiments import REGULARIZED, TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, Experiment
 from .models import ModelConfig
+from .parallel import run_in_workers
 from .training import TrainConfig, train
 
 _HERE = Path(__file__).resolve().parent
@@ -155,27 +153,22 @@ def _train_all(todo: list, data: Dataset, workers: int):
         for key, model_config, train_config in todo:
             yield key, _metrics(train(model_config, train_config, data)), model_config, train_config
         return
-    # spawn: a forked child of a process that already ran torch's thread pool can deadlock
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(data,)) as pool:
-        futures = {pool.submit(_worker_run, m, t): (k, m, t) for k, m, t in todo}
-        for future in as_completed(futures):
-            key, model_config, train_config = futures[future]
-            yield key, future.result(), model_config, train_config
+    configs = [(model_config, train_config) for _, model_config, train_config in todo]
+    for i, metrics in run_in_workers(_worker_run, configs, workers, _keep_data, (data,)):
+        key, model_config, train_config = todo[i]
+        yield key, metrics, model_config, train_config
 
 
 _worker_data: Dataset | None = None
 
 
-def _init_worker(data: Dataset) -> None:
+def _keep_data(data: Dataset) -> None:
     global _worker_data
-    torch.set_num_threads(1)  # two workers on two cores: one thread each
     _worker_data = data
 
 
-def _worker_run(model_config: ModelConfig, train_config: TrainConfig) -> RunMetrics:
-    return _metrics(train(model_config, train_config, _worker_data))
+def _worker_run(configs: tuple[ModelConfig, TrainConfig]) -> RunMetrics:
+    return _metrics(train(*configs, _worker_data))
 
 
 def _metrics(history) -> RunMetrics:
