@@ -1,14 +1,16 @@
-"""Learning curves as matplotlib figures (the notebooks display them, the CLI saves them)."""
+"""The course's figures, as matplotlib figures (the notebooks display them, the CLI saves them)."""
 
 from __future__ import annotations
 
 import threading
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from .data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
 from .experiments import TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, check_task
+from .sweep import SweepConfig, SweepResult
 from .training import History
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
@@ -209,3 +211,76 @@ def plot_sweep_run(runs: list, signal_steps: int | None = None) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     return fig
+
+
+def plot_sweep_heatmaps(result: SweepResult, mark: tuple[float, int] | None = None) -> Figure:
+    """Val accuracy and the train-val gap over the dropout x hidden-size grid (means over seeds).
+
+    Cells where the mean passes the task (val >= 85%, train < 92%) are outlined; `mark`
+    (dropout, hidden size) puts a star where the learner's sliders are.
+    """
+    config = result.config
+    fig = new_figure(figsize=(12, 4.6))
+    axes = fig.subplots(1, 2)
+    lowest_val = min(min(row) for row in result.grid("val_acc"))
+    largest_gap = max(max(row) for row in result.grid("gap"))
+    # Colour scales fit the data (the map spans a few points), anchored at the task's 85% line
+    # and the 90% ceiling, and at a gap of 0.
+    panels = (("val_acc", "validation accuracy (%), mean over seeds", "viridis",
+               min(lowest_val, TASK_MIN_VAL_ACC) - 0.005, 0.90),
+              ("gap", "train minus val accuracy (points), mean", "magma_r", 0.0,
+               max(largest_gap * 1.15, 0.05)))
+    inside = [[result.cells[(d, h)].in_task_region for h in config.hidden_sizes]
+              for d in config.dropouts]
+    for ax, (metric, title, cmap, low, high) in zip(axes, panels):
+        means, lows, highs = (result.grid(metric, stat) for stat in (0, 1, 2))
+        image = ax.imshow(means, cmap=cmap, vmin=low, vmax=high, origin="lower", aspect="auto")
+        fig.colorbar(image, ax=ax, format=lambda v, _: f"{100 * v:.0f}")
+        image.set_extent((-0.5, len(config.hidden_sizes) - 0.5, -0.5, len(config.dropouts) - 0.5))
+        for i, row in enumerate(means):
+            for j, value in enumerate(row):
+                dark = (value - low) / (high - low) < 0.55 if cmap == "viridis" else \
+                    (value - low) / (high - low) > 0.45
+                color = "white" if dark else "black"
+                ax.text(j, i + 0.12, f"{100 * value:.1f}", ha="center", va="center",
+                        fontsize=8.5, color=color)
+                ax.text(j, i - 0.22, f"{100 * lows[i][j]:.1f}-{100 * highs[i][j]:.1f}",
+                        ha="center", va="center", fontsize=6.5, color=color)
+        _outline(ax, inside)
+        if mark is not None:
+            ax.plot(*_grid_position(config, mark), marker="*", ms=18, mfc="red", mec="white",
+                    label="your sliders")
+        ax.set_xticks(range(len(config.hidden_sizes)), [str(h) for h in config.hidden_sizes])
+        ax.set_yticks(range(len(config.dropouts)), [f"{d:.1f}" for d in config.dropouts])
+        ax.set_xlabel("hidden size")
+        ax.set_ylabel("dropout (inside and after the RNN)")
+        ax.set_title(title, fontsize=10)
+    fig.suptitle(f"{config.base.name} recipe, {len(config.seeds)} seeds per cell (small numbers: "
+                 f"min-max); green outline: the task passes on the mean", fontsize=10)
+    return fig
+
+
+def _outline(ax, inside: list[list[bool]]) -> None:
+    """Draw the border of the region of True cells (rows = y, columns = x)."""
+    rows, cols = len(inside), len(inside[0])
+
+    def on(i, j):
+        return 0 <= i < rows and 0 <= j < cols and inside[i][j]
+    for i in range(rows):
+        for j in range(cols):
+            if not inside[i][j]:
+                continue
+            for di, dj, xs, ys in ((-1, 0, (j - .5, j + .5), (i - .5, i - .5)),
+                                   (1, 0, (j - .5, j + .5), (i + .5, i + .5)),
+                                   (0, -1, (j - .5, j - .5), (i - .5, i + .5)),
+                                   (0, 1, (j + .5, j + .5), (i - .5, i + .5))):
+                if not on(i + di, j + dj):
+                    ax.plot(xs, ys, color="#00c853", lw=2.5, solid_capstyle="round")
+
+
+def _grid_position(config: SweepConfig, mark: tuple[float, int]) -> tuple[float, float]:
+    """Where (dropout, hidden size) falls on the heatmap's cell grid, clamped to its edges."""
+    dropout, hidden = mark
+    y = np.interp(dropout, config.dropouts, range(len(config.dropouts)))
+    x = np.interp(np.log2(hidden), np.log2(config.hidden_sizes), range(len(config.hidden_sizes)))
+    return float(x), float(y)

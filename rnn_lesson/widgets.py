@@ -18,6 +18,7 @@ import html
 import io
 import threading
 import time
+from typing import Callable
 
 import ipywidgets as w
 
@@ -25,8 +26,23 @@ from .data import Dataset, load_course_data
 from .experiments import BASELINE, REGULARIZED, Experiment, Verdict, check_task
 from .hints import HINTS, SOLUTION
 from .models import CELLS, ModelConfig
-from .plots import plot_learning_curves
+from .plots import plot_learning_curves, plot_sweep_heatmaps
+from .sweep import SweepResult
 from .training import History, TrainConfig, train
+
+
+def figure_png(figure, dpi: int = 80) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def show_png(output: w.Output, png: bytes) -> None:
+    """Replace what `output` shows with one image, in one assignment (safe from a thread)."""
+    output.outputs = ({
+        "output_type": "display_data", "metadata": {},
+        "data": {"image/png": base64.b64encode(png).decode(), "text/plain": "<figure>"},
+    },)
 
 
 def lr_label(lr: float) -> str:
@@ -223,21 +239,15 @@ class ExperimentPanel:
     def _show(self, history: History, generation: int, title: str) -> None:
         figure = plot_learning_curves(history, title=title,
                                       max_epochs=history.train_config.max_epochs)
-        png = io.BytesIO()
-        figure.savefig(png, format="png", dpi=80)
+        png = figure_png(figure)
         with self._lock:
             if not self._is_current(generation):
                 return
-            self.last_png = png.getvalue()
+            self.last_png = png
             self.caption.value = (f"<small>{'Training' if title == 'training...' else 'Curves'}"
                                   f" for: {describe(history.model_config, history.train_config)}"
                                   "</small>")
-            self.output.outputs = ({
-                "output_type": "display_data", "metadata": {},
-                "data": {"image/png": base64.b64encode(self.last_png).decode(),
-                         "text/plain": "<learning curves>"},
-            },)
-
+            show_png(self.output, png)
 
 class HintPanel:
     """The lesson's four hints, revealed one at a time by one button, then the solution."""
@@ -270,3 +280,48 @@ class HintPanel:
             self.button.description = "Show the solution"
         else:
             self.button.description = f"Show hint {self.shown + 1}"
+
+
+class SweepMap:
+    """The dropout x hidden-size heatmaps, with a star that follows the panel's sliders."""
+
+    def __init__(self, result: SweepResult, panel: ExperimentPanel | None = None) -> None:
+        self.result, self.panel = result, panel
+        self.output = w.Output(layout=w.Layout(height="480px", overflow="hidden"))
+        self.output.add_class("rnn-lesson-sweep-map")
+        self.last_png = b""
+        if panel is not None:
+            for name in ("dropout", "hidden_size"):
+                panel.controls[name].observe(lambda _: self.redraw(), names="value")
+        self.redraw()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.output)
+
+    def mark(self) -> tuple[float, int] | None:
+        if self.panel is None:
+            return None
+        values = self.panel.values()
+        return values["dropout"], values["hidden_size"]
+
+    def redraw(self) -> None:
+        self.last_png = figure_png(plot_sweep_heatmaps(self.result, mark=self.mark()))
+        show_png(self.output, self.last_png)
+
+
+def progress_bar(description: str = "training") -> Callable[[int, int], None]:
+    """Display a progress bar now; return the `progress(done, total)` callback that moves it."""
+    from IPython.display import display
+
+    bar = w.IntProgress(value=0, min=0, max=1, description=description,
+                        layout=w.Layout(width="60%"))
+    label = w.Label("")
+    display(w.HBox([bar, label]))
+
+    def update(done: int, total: int) -> None:
+        bar.max, bar.value = max(total, 1), done
+        label.value = f"{done}/{total} runs"
+
+    return update

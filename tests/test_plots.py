@@ -1,5 +1,7 @@
+import pytest
+
 from rnn_lesson.data import load_course_data
-from rnn_lesson.plots import plot_example_sequences, plot_learning_curves
+from rnn_lesson.plots import plot_example_sequences, plot_learning_curves, plot_sweep_heatmaps
 
 
 def test_learning_curves_show_train_val_best_epoch_and_task_lines(regularized_history):
@@ -19,3 +21,19 @@ def test_example_sequences_show_both_class_averages():
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert sum("average of" in label for label in labels) == 2
     assert len(fig.axes[1].get_lines()) == 9  # the nine distractor features
+
+
+def test_sweep_heatmaps_outline_the_task_region_and_mark_the_sliders():
+    from rnn_lesson.plots import _grid_position
+    from rnn_lesson.sweep import SweepConfig, SweepResult
+
+    config = SweepConfig(dropouts=(0.0, 0.5), hidden_sizes=(8, 256), seeds=(0,))
+    runs = {(d, h, 0): {"train_acc": 1.0 if (h, d) == (256, 0.0) else 0.9, "val_acc": 0.87}
+            for d in config.dropouts for h in config.hidden_sizes}
+    result = SweepResult(config, runs)
+    assert not result.cells[(0.0, 256)].in_task_region and result.cells[(0.5, 256)].in_task_region
+    fig = plot_sweep_heatmaps(result, mark=(0.25, 16))
+    green = [line for line in fig.axes[0].get_lines() if line.get_color() == "#00c853"]
+    assert len(green) == 8  # the L-shaped region of three cells has eight border edges
+    assert _grid_position(config, (0.25, 64)) == pytest.approx((0.6, 0.5))  # log2 axis: 8..256
+    assert _grid_position(config, (0.7, 512)) == (1.0, 1.0)  # clamped to the map

@@ -73,3 +73,24 @@ def test_an_initial_run_is_shown_without_training_and_must_match_the_start(basel
     assert "Task not passed" in panel.banner.value and panel.last_png
     with pytest.raises(ValueError, match="other settings"):
         ExperimentPanel(start=REGULARIZED, initial=baseline_history, auto_run=False)
+
+
+def fake_sweep():
+    from rnn_lesson.sweep import SweepConfig, SweepResult
+
+    config = SweepConfig(dropouts=(0.0, 0.3), hidden_sizes=(32, 128), seeds=(0, 1))
+    runs = {(d, h, s): {"train_acc": 0.9 + h / 2000, "val_acc": 0.87 - h / 2000 + d / 100 + s / 1000}
+            for d in config.dropouts for h in config.hidden_sizes for s in config.seeds}
+    return SweepResult(config, runs)
+
+
+def test_the_sweep_map_star_follows_the_panels_sliders():
+    from rnn_lesson.widgets import SweepMap
+
+    panel = ExperimentPanel(auto_run=False)
+    sweep_map = SweepMap(fake_sweep(), panel)
+    assert sweep_map.mark() == (0.0, 128) and sweep_map.last_png.startswith(b"\x89PNG")
+    before = sweep_map.last_png
+    panel.controls["dropout"].value = 0.3
+    assert sweep_map.mark() == (0.3, 128) and sweep_map.last_png != before
+    assert len(sweep_map.output.outputs) == 1
