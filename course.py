@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -41,10 +43,25 @@ def setup() -> None:
     STAMP.write_text(wanted)
 
 
-def run(args: list[str]) -> None:
-    completed = subprocess.run(args, cwd=ROOT)
+def run(args: list[str], env: dict[str, str] | None = None) -> None:
+    completed = subprocess.run(args, cwd=ROOT, env=env)
     if completed.returncode:
         sys.exit(completed.returncode)
+
+
+def execute(notebooks: list[Path], extra: list[str]) -> None:
+    """Re-run notebooks top to bottom and save them with clean, diff-friendly outputs."""
+    # An empty cache: the saved outputs show fresh runs, not reads of this machine's cache.
+    env = {**os.environ, "RNN_LESSON_CACHE": tempfile.mkdtemp(prefix="rnn-lesson-cache-")}
+    for notebook in notebooks:
+        print(f"executing {notebook.relative_to(ROOT)}", flush=True)
+        run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+             "--inplace", str(notebook)] + extra, env=env)
+        content = json.loads(notebook.read_text())
+        content["metadata"].pop("widgets", None)  # widget state: large, and changes every run
+        for cell in content["cells"]:
+            cell["metadata"].pop("execution", None)  # timestamps
+        notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
 
 def main() -> None:
@@ -61,10 +78,7 @@ def main() -> None:
     elif command == "app":
         run([str(PYTHON), "-m", "voila", "app/experiment_app.ipynb", "--Voila.ip=127.0.0.1"] + extra)
     elif command == "execute":
-        for notebook in NOTEBOOKS:
-            print(f"executing {notebook.relative_to(ROOT)}", flush=True)
-            run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                 "--inplace", str(notebook)] + extra)
+        execute(NOTEBOOKS + [ROOT / "app" / "experiment_app.ipynb"], extra)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ def show_png(output: w.Output, png: bytes) -> None:
     },)
 
 
+def with_png_fallback(widget: w.Widget, png: bytes, **kwargs) -> dict:
+    """The widget, plus its current figure as a PNG for viewers without widgets (GitHub)."""
+    bundle = widget._repr_mimebundle_(**kwargs)
+    if png:
+        bundle["image/png"] = base64.b64encode(png).decode()
+    return bundle
+
+
 def lr_label(lr: float) -> str:
     """1e-3 rather than 1e-03, as on the slider."""
     return f"{lr:.0e}".replace("e-0", "e-")
@@ -163,10 +171,8 @@ class ExperimentPanel:
                                      + (f"restored epoch {history.best_epoch}"
                                         if history.restored_best else "kept the last epoch"))
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return with_png_fallback(self.widget, self.last_png, **kwargs)
 
     def values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
@@ -295,10 +301,8 @@ class SweepMap:
                 panel.controls[name].observe(lambda _: self.redraw(), names="value")
         self.redraw()
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.output)
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        return with_png_fallback(self.output, self.last_png, **kwargs)
 
     def mark(self) -> tuple[float, int] | None:
         if self.panel is None:

@@ -94,3 +94,12 @@ def test_the_sweep_map_star_follows_the_panels_sliders():
     panel.controls["dropout"].value = 0.3
     assert sweep_map.mark() == (0.3, 128) and sweep_map.last_png != before
     assert len(sweep_map.output.outputs) == 1
+
+
+def test_the_panel_and_the_map_carry_a_png_for_viewers_without_widgets(baseline_history):
+    from rnn_lesson.widgets import SweepMap
+
+    panel = ExperimentPanel(initial=baseline_history, auto_run=False)
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
+    assert "image/png" in SweepMap(fake_sweep())._repr_mimebundle_()
