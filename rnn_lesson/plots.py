@@ -248,15 +248,15 @@ def plot_sweep_heatmaps(result: SweepResult, mark: tuple[float, int] | None = No
                         ha="center", va="center", fontsize=6.5, color=color)
         _outline(ax, inside)
         if mark is not None:
-            ax.plot(*_grid_position(config, mark), marker="*", ms=18, mfc="red", mec="white",
-                    label="your sliders")
+            ax.plot(*_grid_position(config, mark), marker="o", ms=34, mfc="none", mec="red",
+                    mew=2.5, label="your sliders")  # a ring: the cell's numbers stay readable
         ax.set_xticks(range(len(config.hidden_sizes)), [str(h) for h in config.hidden_sizes])
         ax.set_yticks(range(len(config.dropouts)), [f"{d:.1f}" for d in config.dropouts])
         ax.set_xlabel("hidden size")
         ax.set_ylabel("dropout (inside and after the RNN)")
         ax.set_title(title, fontsize=10)
     fig.suptitle(f"{config.base.name} recipe, {len(config.seeds)} seeds per cell (small numbers: "
-                 f"min-max); green outline: the task passes on the mean", fontsize=10)
+                 f"min-max); green outline: the task passes on the mean; red ring: your sliders", fontsize=10)
     return fig
 
 

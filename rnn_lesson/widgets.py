@@ -289,7 +289,7 @@ class HintPanel:
 
 
 class SweepMap:
-    """The dropout x hidden-size heatmaps, with a star that follows the panel's sliders."""
+    """The dropout x hidden-size heatmaps, with a ring that follows the panel's sliders."""
 
     def __init__(self, result: SweepResult, panel: ExperimentPanel | None = None) -> None:
         self.result, self.panel = result, panel
