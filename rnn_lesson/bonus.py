@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import statistics
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import COURSE_SPEC, Dataset, DatasetSpec, Split, load_course_data, make_dataset
-from .experiments import REGULARIZED, Experiment
+from .experiments import REGULARIZED, Experiment, Spread
 from .models import ModelConfig, build_model, count_parameters
 from .parallel import run_in_workers
 from .training import TrainConfig, train
@@ -135,23 +134,7 @@ def _cost(job: Job) -> float:
 # Summaries over seeds
 
 
-@dataclass(frozen=True)
-class Spread:
-    """Mean and range of one metric over seeds."""
 
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> "Spread":
-        values = list(values)
-        return cls(statistics.fmean(values), min(values), max(values), len(values))
-
-    def pct(self) -> str:
-        """'88.1% [87.0-89.2]' for fractions."""
-        return f"{self.mean:.1%} [{100 * self.low:.1f}-{100 * self.high:.1f}]"
 
 
 @dataclass(frozen=True)

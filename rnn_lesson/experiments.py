@@ -203,6 +203,28 @@ def lesson_comparison(results: dict[str, dict[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Spread:
+    """Mean and range of one metric over seeds."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> "Spread":
+        values = list(values)
+        return cls(statistics.fmean(values), min(values), max(values), len(values))
+
+    def pct(self) -> str:
+        """'88.1% [87.0-89.2]' for fractions."""
+        return f"{self.mean:.1%} [{100 * self.low:.1f}-{100 * self.high:.1f}]"
+
+    def num(self, digits: int = 2) -> str:
+        return f"{self.mean:.{digits}f} [{self.low:.{digits}f}-{self.high:.{digits}f}]"
+
+
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 

@@ -29,17 +29,7 @@ def plot_learning_curves(
     """
     fig = new_figure(figsize=(10, 3.6))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = range(1, history.epochs + 1)
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
-        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
-        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
-        if history.best_epoch:
-            ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
-                       label=f"best val loss (epoch {history.best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
-        ax.grid(alpha=0.3)
+    draw_curves(ax_loss, ax_acc, history, max_epochs)
     ax_acc.axhline(TASK_MIN_VAL_ACC, color=VAL_COLOR, ls="--", lw=1, label="task: val >= 85%")
     ax_acc.axhline(TASK_MAX_TRAIN_ACC, color=TRAIN_COLOR, ls="--", lw=1, label="task: train < 92%")
     if best_possible is not None:
@@ -54,6 +44,21 @@ def plot_learning_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def draw_curves(ax_loss, ax_acc, history: History, max_epochs: int | None = None) -> None:
+    """Train and val loss and accuracy per epoch on two axes, the best epoch marked."""
+    epochs = range(1, history.epochs + 1)
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
+        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
+        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
+        if history.best_epoch:
+            ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
+                       label=f"best val loss (epoch {history.best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
+        ax.grid(alpha=0.3)
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:

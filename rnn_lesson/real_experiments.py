@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from .data import Dataset, Split
-from .experiments import BASELINE, Experiment, run
+from .experiments import BASELINE, Experiment, Spread, run
 from .models import ModelConfig
-from .plots import TRAIN_COLOR, VAL_COLOR, new_figure
+from .plots import draw_curves, new_figure
 from .real_data import N_CLASSES, N_FEATURES
 from .training import History, TrainConfig, evaluate
 
@@ -115,28 +115,6 @@ def run_seeds(
     return Runs(name or experiment.name, seeds, histories)
 
 
-@dataclass(frozen=True)
-class Spread:
-    """Mean and range of one metric over seeds."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> "Spread":
-        values = list(values)
-        return cls(statistics.fmean(values), min(values), max(values), len(values))
-
-    def pct(self) -> str:
-        """'88.1% [87.0-89.2]' for fractions."""
-        return f"{self.mean:.1%} [{100 * self.low:.1f}-{100 * self.high:.1f}]"
-
-    def num(self, digits: int = 2) -> str:
-        return f"{self.mean:.{digits}f} [{self.low:.{digits}f}-{self.high:.{digits}f}]"
-
-
 DEFAULT_METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")
 
 
@@ -227,17 +205,7 @@ def plot_curves(history: History, title: str, max_epochs: int | None = None, ax_
         ax_loss, ax_acc = fig.subplots(1, 2)
     else:
         fig, (ax_loss, ax_acc) = None, ax_pair
-    epochs = range(1, history.epochs + 1)
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
-        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
-        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
-        if history.best_epoch:
-            ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
-                       label=f"lowest val loss (epoch {history.best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
-        ax.grid(alpha=0.3)
+    draw_curves(ax_loss, ax_acc, history, max_epochs)
     ax_acc.axhline(1 / N_CLASSES, color="gray", ls="--", lw=1, label="chance (1/9)")
     ax_acc.set_ylim(*acc_ylim)
     ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
