@@ -136,7 +136,7 @@ class ExperimentPanel:
         self.banner = w.HTML(banner_html(None, "Move a slider or press Train."))
         self.status = w.HTML("")
         # Fixed height: the page must not jump while curves are redrawn.
-        self.output = w.Output(layout=w.Layout(height="400px", overflow="hidden"))
+        self.output = w.Output(layout=w.Layout(height="310px", overflow="hidden"))
         self.caption = w.HTML("")  # which settings the curves above show
         for widget, name in ((self.banner, "verdict"), (self.output, "curves"),
                              (self.caption, "curves-settings"), (self.status, "status")):
