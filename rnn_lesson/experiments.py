@@ -124,6 +124,17 @@ def check_task(result: History | tuple[float, float]) -> Verdict:
     return Verdict(not failures, train_acc, val_acc, tuple(failures), hint)
 
 
+def missing_fixes(model: ModelConfig, training: TrainConfig) -> list[str]:
+    """Which of the lesson's four changes a setting does not have yet (for a targeted hint)."""
+    checks = [
+        (model.dropout >= 0.2, "dropout (0.3)"),
+        (model.hidden_size <= 64, "a smaller hidden size (32)"),
+        (training.lr <= 1e-3, "a lower learning rate (1e-3)"),
+        (training.early_stopping, "early stopping"),
+    ]
+    return [fix for present, fix in checks if not present]
+
+
 # The course's claims about the two configurations, required on every seed (fractions).
 def claim_failures(name: str, metrics: dict[str, float]) -> list[str]:
     """Which of the course's claims a run breaks ([] when it reproduces the lesson's story)."""

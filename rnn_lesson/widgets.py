@@ -23,7 +23,7 @@ from typing import Callable
 import ipywidgets as w
 
 from .data import Dataset, load_course_data
-from .experiments import BASELINE, REGULARIZED, Experiment, Verdict, check_task
+from .experiments import BASELINE, REGULARIZED, Experiment, Verdict, check_task, missing_fixes
 from .hints import HINTS, SOLUTION
 from .models import CELLS, ModelConfig
 from .plots import plot_learning_curves, plot_sweep_heatmaps
@@ -83,8 +83,11 @@ def describe(model: ModelConfig, training: TrainConfig) -> str:
             f"max epochs {training.max_epochs}, seed {training.seed}")
 
 
-def banner_html(verdict: Verdict | None, message: str = "") -> str:
-    """Green when the task passes, amber when it does not, gray while training."""
+def banner_html(verdict: Verdict | None, message: str = "", missing: list[str] = ()) -> str:
+    """Green when the task passes, amber when it does not, gray while training.
+
+    `missing`: the lesson's changes the setting does not have yet, named after the hint.
+    """
     if verdict is None:
         color, text = "#eceff1", html.escape(message)
     elif verdict.passed:
@@ -92,6 +95,8 @@ def banner_html(verdict: Verdict | None, message: str = "") -> str:
     else:
         color, text = "#ffe0b2", (f"<b>{html.escape(verdict.short())}</b><br>"
                                   f"Hint: {html.escape(verdict.hint)}")
+        if missing:
+            text += f"<br>Not in your settings yet: {html.escape(', '.join(missing))}."
     return (f'<div class="rnn-lesson-verdict" style="background:{color};padding:6px 10px;'
             f'border-radius:4px;min-height:2.6em">{text}</div>')
 
@@ -166,7 +171,8 @@ class ExperimentPanel:
         with self._lock:
             if self._is_current(generation):
                 self.last_history = history
-                self.banner.value = banner_html(verdict)
+                missing = missing_fixes(history.model_config, history.train_config)
+                self.banner.value = banner_html(verdict, missing=missing)
                 self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
                                      + (f"restored epoch {history.best_epoch}"
                                         if history.restored_best else "kept the last epoch"))

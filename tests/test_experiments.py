@@ -49,3 +49,10 @@ def test_claims_name_what_broke():
     assert len(failures) == 4
     with pytest.raises(ValueError, match="baseline"):
         claim_failures("lstm", {"train_acc": 0.9, "val_acc": 0.85, "val_loss": 0.5})
+
+
+def test_missing_fixes_names_what_the_lessons_recipe_has_and_a_setting_lacks():
+    from rnn_lesson.experiments import BASELINE, REGULARIZED, missing_fixes
+
+    assert missing_fixes(REGULARIZED.model, REGULARIZED.train) == []
+    assert len(missing_fixes(BASELINE.model, BASELINE.train)) == 4

@@ -34,6 +34,13 @@ def test_a_failing_setting_gets_an_amber_banner_with_a_hint():
     set_values(panel, {**FIX_VALUES, "hidden_size": 8, "dropout": 0.7, "lr": 1e-4, "max_epochs": 10})
     panel.run()
     assert "Task not passed" in panel.banner.value and "Hint:" in panel.banner.value
+    assert "Not in your settings yet: a lower learning rate" not in panel.banner.value  # 1e-4
+
+
+def test_the_banner_names_the_lessons_changes_the_setting_lacks(baseline_history):
+    panel = ExperimentPanel(initial=baseline_history, auto_run=False)
+    assert ("Not in your settings yet: dropout (0.3), a smaller hidden size (32), a lower "
+            "learning rate (1e-3), early stopping.") in panel.banner.value
 
 
 def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():
