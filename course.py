@@ -71,7 +71,9 @@ def main() -> None:
         sys.exit(__doc__)
     setup()
     if command == "lab":
-        run([str(PYTHON), "-m", "jupyter", "lab", "--ip=127.0.0.1", "notebooks/"] + extra)
+        # Jupyter refuses to start as root (as in many containers) unless told it is wanted.
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        run([str(PYTHON), "-m", "jupyter", "lab", "--ip=127.0.0.1", "notebooks/"] + as_root + extra)
     elif command == "test":
         run([str(PYTHON), "-m", "pytest", "tests", "notebooks",
              "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"] + extra)
