@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Callable
 import torch
 
 from .data import Dataset, load_course_data
-from .experiments import REGULARIZED, TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, Experiment
+from .experiments import REGULARIZED, TASK_MAX_TRAIN_ACC, TASK_MIN_VAL_ACC, Experiment, Spread
 from .models import ModelConfig
 from .parallel import run_in_workers
 from .training import TrainConfig, train
@@ -203,4 +202,5 @@ def _write_cache(cache, model_config, train_config, fingerprint, metrics: RunMet
 
 
 def _spread(values: list[float]) -> tuple[float, float, float]:
-    return statistics.mean(values), min(values), max(values)
+    spread = Spread.of(values)
+    return spread.mean, spread.low, spread.high

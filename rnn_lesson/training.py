@@ -120,7 +120,8 @@ def train(
         best_loss, best_state, waited = float("inf"), None, 0
         for epoch in range(1, train_config.max_epochs + 1):
             _train_one_epoch(model, optimizer, train_set, train_config, order)
-            history.record(evaluate(model, train_set), evaluate(model, val_set))
+            # num_threads=None: keep the thread count this run was configured with
+            history.record(evaluate(model, train_set, None), evaluate(model, val_set, None))
             if history.val_loss[-1] < best_loss:
                 best_loss, history.best_epoch, waited = history.val_loss[-1], epoch, 0
                 if train_config.early_stopping:
@@ -142,7 +143,7 @@ def train(
             model.load_state_dict(best_state)
             history.restored_best = True
         for name, split in (("train", train_set), ("val", val_set), ("test", test_set)):
-            history.final[f"{name}_loss"], history.final[f"{name}_acc"] = evaluate(model, split)
+            history.final[f"{name}_loss"], history.final[f"{name}_acc"] = evaluate(model, split, None)
     history.model = model
     history.seconds = time.perf_counter() - start
     return history
