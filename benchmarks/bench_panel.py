@@ -14,15 +14,14 @@ import argparse
 import statistics
 import time
 
-from rnn_lesson.experiments import REGULARIZED
-from rnn_lesson.widgets import ExperimentPanel
+from rnn_lesson.lessons.overfitting import FIX, panel as experiment_panel
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
-    panel = ExperimentPanel(start=REGULARIZED)
+    panel = experiment_panel(start=FIX)
     panel.run()  # warm up torch and matplotlib
     seconds = []
     for i in range(args.repeats):
@@ -31,7 +30,7 @@ def main() -> None:
         panel.wait()
         seconds.append(time.perf_counter() - start)
         assert f"dropout {panel.controls['dropout'].value:.2f}" in panel.caption.value
-    print(f"slider move -> final curves (regularized, {panel.last_history.epochs} epochs): median "
+    print(f"slider move -> final curves (the fix, {panel.last_history.epochs} epochs): median "
           f"{statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f}); "
           f"of which training {panel.last_history.seconds:.2f} s")
 

@@ -1,4 +1,4 @@
-"""How long does the default dropout x hidden-size grid take, parallel vs a plain loop?
+"""How long does the map (dropout x hidden size) take on worker processes vs a plain loop?
 
     python benchmarks/bench_sweep.py [--skip-sequential]
 
@@ -12,19 +12,14 @@ import argparse
 import time
 
 from rnn_lesson.data import load_course_data
-from rnn_lesson.sweep import SweepConfig, run_sweep
+from rnn_lesson.lessons.overfitting import MapConfig
+from rnn_lesson.runs import run_many
 from rnn_lesson.training import train
 
 
-def plain_loop(config: SweepConfig) -> dict:
-    """The obvious way: one run after the other, torch's default threads."""
-    data = load_course_data()
-    results = {}
-    for model_config, train_config in config.runs():
-        history = train(model_config, train_config, data)
-        key = (model_config.dropout, model_config.hidden_size, train_config.seed)
-        results[key] = {**history.final, "epochs": history.epochs}
-    return results
+def jobs(config: MapConfig) -> list:
+    return [job for d in config.dropouts for h in config.hidden_sizes
+            for job in config.experiment(d, h).jobs(config.seeds)]
 
 
 def main() -> None:
@@ -32,22 +27,19 @@ def main() -> None:
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    config = SweepConfig()
-    load_course_data()
+    todo = jobs(MapConfig())
+    data = load_course_data()
     start = time.perf_counter()
-    swept = run_sweep(config, workers=args.workers, cache_dir=False)
+    records = run_many(todo, workers=args.workers, cache=False)
     parallel_s = time.perf_counter() - start
-    print(f"run_sweep: {len(swept.runs)} runs, {args.workers} workers x 1 thread: {parallel_s:.1f} s")
+    print(f"run_many: {len(records)} runs, {args.workers} workers x 1 thread: {parallel_s:.1f} s")
     if args.skip_sequential:
         return
     start = time.perf_counter()
-    sequential = plain_loop(config)
+    sequential = [train(job.model, job.train, data).final for job in todo]  # the obvious loop
     sequential_s = time.perf_counter() - start
-    same = all(
-        {k: v for k, v in swept.runs[key].items() if k != "seconds"} == sequential[key]
-        for key in sequential
-    )
-    print(f"plain loop: {len(sequential)} runs, 1 process, default threads: {sequential_s:.1f} s")
+    same = [r.final for r in records] == sequential
+    print(f"plain loop: {len(sequential)} runs, 1 process: {sequential_s:.1f} s")
     print(f"speed-up {sequential_s / parallel_s:.2f}x; identical metrics: {same}")
 
 

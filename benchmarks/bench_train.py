@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from rnn_lesson.data import load_course_data
-from rnn_lesson.experiments import REGULARIZED
+from rnn_lesson.lessons.overfitting import FIX as REGULARIZED
 from rnn_lesson.models import build_model
 from rnn_lesson.training import train
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import messages
 from .questions import LETTERS, Question, get_question
 
 
@@ -27,10 +28,10 @@ class CheckResult:
     def feedback(self) -> str:
         """Plain-text feedback: verdict, then the hint, then the explanation."""
         if self.correct:
-            return f"Correct: {self.answer}. {self.answer_text}\n{self.explanation}"
+            return f"{messages.correct(self.answer, self.answer_text)}\n{self.explanation}"
         return (
-            f"Not yet: {self.chosen} is not the answer.\nHint: {self.hint}\n"
-            f"Answer: {self.answer}. {self.answer_text}\n{self.explanation}"
+            f"{messages.not_yet(self.chosen)}\n{messages.hint(self.hint)}\n"
+            f"{messages.reveal(self.answer, self.answer_text)}\n{self.explanation}"
         )
 
 

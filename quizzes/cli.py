@@ -11,6 +11,7 @@ import sys
 import textwrap
 from typing import Sequence, TextIO
 
+from . import messages
 from .questions import PRACTICE, QUESTIONS, Question, get_question
 from .session import QuizSession
 
@@ -71,10 +72,11 @@ def run_quiz(
             break
         result = session.answer(question.id, letter)
         if result.correct:
-            stdout.write("Correct.\n")
+            stdout.write(messages.correct(result.answer, result.answer_text) + "\n")
         else:
-            stdout.write(f"Not quite: the answer is {result.answer}. {result.answer_text}\n")
-            stdout.write(_wrap(f"Hint: {result.hint}", "  ") + "\n")
+            stdout.write(f"{messages.not_yet(result.chosen)} "
+                         f"{messages.reveal(result.answer, result.answer_text)}\n")
+            stdout.write(_wrap(messages.hint(result.hint), "  ") + "\n")
         stdout.write(_wrap(result.explanation, "  ") + "\n")
     stdout.write(f"\nScore: {session.summary()}\n")
     return session

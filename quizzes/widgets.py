@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from . import messages
 from .checker import CheckResult, check, normalize_letter
 from .questions import QUESTIONS, Question, get_question
 from .session import QuizSession
@@ -150,9 +151,8 @@ class QuestionCard(_Card):
         if r is None:
             return ""
         if r.correct:
-            tries = "" if self.attempts == 1 else f" (attempt {self.attempts})"
-            return f"Correct{tries}: {r.answer}. {r.answer_text}\n{r.explanation}"
-        return f"Not yet: {r.chosen} is not the answer. Try again.\nHint: {r.hint}"
+            return f"{messages.correct(r.answer, r.answer_text, self.attempts)}\n{r.explanation}"
+        return f"{messages.not_yet(r.chosen)} {messages.TRY_AGAIN}\n{messages.hint(r.hint)}"
 
     def _feedback_html(self) -> str:
         if self._message:
@@ -161,17 +161,16 @@ class QuestionCard(_Card):
         if r is None:
             return ""
         if r.correct:
-            tries = "" if self.attempts == 1 else f" (attempt {self.attempts})"
             return _tone_box(
                 "right",
-                f"<b>Correct{tries}: {r.answer}. {_esc(r.answer_text)}</b>"
+                f"<b>{_esc(messages.correct(r.answer, r.answer_text, self.attempts))}</b>"
                 f"<div style='margin-top:4px'>{_esc(r.explanation)}</div>",
             )
         # Keep the answer hidden after a wrong try: the hint should do the work.
         return _tone_box(
             "wrong",
-            f"<b>Not yet: {r.chosen} is not the answer.</b> Try again."
-            f"<div style='margin-top:4px'><b>Hint:</b> {_esc(r.hint or '')}</div>",
+            f"<b>{_esc(messages.not_yet(r.chosen))}</b> {messages.TRY_AGAIN}"
+            f"<div style='margin-top:4px'><b>{messages.HINT}</b> {_esc(r.hint or '')}</div>",
         )
 
 
@@ -276,9 +275,9 @@ class TestCard(_Card):
         for n, (q, r) in enumerate(zip(self.session.questions, self.session.results()), 1):
             lines.append(f"{n}. {q.id} [{q.difficulty}] {self._verdict(r)}")
             if r is None or not r.correct:
-                lines.append(f"   Answer: {q.answer}. {q.answer_text}")
+                lines.append(f"   {messages.reveal(q.answer, q.answer_text)}")
                 if r is not None:
-                    lines.append(f"   Hint: {r.hint}")
+                    lines.append(f"   {messages.hint(r.hint)}")
             lines.append(f"   {q.explanation}")
         return "\n".join(lines)
 
@@ -314,9 +313,9 @@ class TestCard(_Card):
             ok = r is not None and r.correct
             body = [f"<div>{_esc(q.prompt)}</div>", _code_html(q.code)]
             if not ok:
-                body.append(f"<div><b>Answer:</b> {q.answer}. {_esc(q.answer_text)}</div>")
+                body.append(f"<div>{_esc(messages.reveal(q.answer, q.answer_text))}</div>")
                 if r is not None:
-                    body.append(f"<div><b>Hint:</b> {_esc(r.hint or '')}</div>")
+                    body.append(f"<div>{_esc(messages.hint(r.hint))}</div>")
             body.append(f"<div style='margin-top:4px'>{_esc(q.explanation)}</div>")
             summary = f"{n}. {q.id} ({q.difficulty}): {self._verdict(r)}"
             # Wrong answers start open: those are the ones worth reading.

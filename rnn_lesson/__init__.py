@@ -1,4 +1,12 @@
-"""rnn_lesson: the small library behind the course (data, model, training loop, experiments, plots)."""
+"""rnn_lesson: the small library behind the course.
+
+    core           data.py, japanese_vowels.py, models.py, training.py (the one train())
+    runs, results  many runs (workers, disk cache) and what they add up to (spreads, tables)
+    ui/            figures and widgets
+    lessons/       one module per notebook
+
+Imports point one way: each layer uses only the layers listed before it.
+"""
 
 from .data import (
     COURSE_FINGERPRINT,
@@ -13,7 +21,7 @@ from .data import (
     make_variable_length_batch,
 )
 from .models import CELLS, ModelConfig, SequenceClassifier, build_model, count_parameters
-from .training import History, TrainConfig, evaluate, train
+from .training import History, Metrics, TrainConfig, evaluate, train
 
 __all__ = [
     "CELLS",
@@ -22,6 +30,7 @@ __all__ = [
     "Dataset",
     "DatasetSpec",
     "History",
+    "Metrics",
     "ModelConfig",
     "PaddedBatch",
     "SequenceClassifier",

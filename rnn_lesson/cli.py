@@ -1,4 +1,4 @@
-"""Command line: `python -m rnn_lesson reproduce|train ...` (see --help)."""
+"""Command line: `python -m rnn_lesson reproduce | train | map ...` (see --help)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from .experiments import (
-    EXPERIMENTS,
-    REGULARIZED,
-    check_task,
-    claim_failures,
-    reproduce,
-    summary_table,
-)
+from .lessons import overfitting as lesson
 from .models import CELLS
+from .results import table
 from .training import History, train
 
 
@@ -25,13 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rnn_lesson", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    rep = commands.add_parser("reproduce", help="train baseline and regularized on seeds 0..N-1")
+    rep = commands.add_parser("reproduce", help="train the baseline and the fix on seeds 0..N-1")
     rep.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (default 10)")
     rep.add_argument("--json", type=Path, help="write the per-seed metrics to this file")
+    _add_run_options(rep)
 
     one = commands.add_parser("train", help="train one configuration and print its progress")
-    one.add_argument("--preset", choices=sorted(EXPERIMENTS), default=REGULARIZED.name,
-                     help="start from this configuration (default: regularized)")
+    one.add_argument("--preset", choices=sorted(lesson.EXPERIMENTS), default=lesson.FIX.name,
+                     help="start from this configuration (default: fix)")
     one.add_argument("--cell", choices=sorted(CELLS))
     one.add_argument("--hidden", type=int, help="hidden size")
     one.add_argument("--layers", type=int, help="number of stacked recurrent layers")
@@ -46,22 +41,38 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--plot", type=Path, help="save the learning curves to this PNG")
 
-    grid = commands.add_parser("sweep", help="train the dropout x hidden-size grid (cached)")
+    grid = commands.add_parser("map", aliases=["sweep"],
+                               help="train the dropout x hidden-size map (cached)")
     grid.add_argument("--json", type=Path, help="write the per-cell mean/min/max to this file")
     grid.add_argument("--plot", type=Path, help="save the two heatmaps to this PNG")
-    grid.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
-    grid.add_argument("--no-cache", action="store_true", help="retrain every run")
+    _add_run_options(grid)
 
     args = parser.parse_args(argv)
-    commands_run = {"reproduce": _reproduce, "train": _train, "sweep": _sweep}
+    commands_run = {"reproduce": _reproduce, "train": _train, "map": _map, "sweep": _map}
     try:
+        for path in (getattr(args, "json", None), getattr(args, "plot", None)):
+            _check_output(path)  # before any training: a bad path must not waste the runs
         return commands_run[args.command](args)
-    except ValueError as error:  # bad hyperparameters: one clear line, not a traceback
+    except ValueError as error:  # bad hyperparameters or paths: one clear line, not a traceback
         parser.exit(2, f"error: {error}\n")
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
+    parser.add_argument("--no-cache", action="store_true", help="retrain every run")
+
+
+def _check_output(path: Path | None) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give a file name, for example {path / 'out.json'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder {path.parent} does not exist: create it or choose another path")
+
+
 def _train(args: argparse.Namespace) -> int:
-    preset = EXPERIMENTS[args.preset]
+    preset = lesson.EXPERIMENTS[args.preset]
     model_config = _override(preset.model, cell=args.cell, hidden_size=args.hidden,
                              num_layers=args.layers, dropout=args.dropout)
     train_config = _override(preset.train, lr=args.lr, batch_size=args.batch_size,
@@ -79,73 +90,55 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{history.stop_reason}; "
           + (f"restored epoch {history.best_epoch}" if history.restored_best else "kept the last epoch"))
     print(history.summary())
-    print(check_task(history))
+    print(lesson.check_task(history))
     if args.plot:
-        from .plots import plot_learning_curves  # matplotlib only when a plot is asked for
-
-        plot_learning_curves(history).savefig(args.plot, dpi=100)
+        lesson.plot_run(history).savefig(args.plot, dpi=100)
         print(f"learning curves saved to {args.plot}")
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
     seeds = range(args.seeds)
-    total = len(EXPERIMENTS) * args.seeds
-    done = 0
-
-    def progress(name: str, seed: int, history: History) -> None:
-        nonlocal done
-        done += 1
-        f = history.final
-        print(f"[{done:2d}/{total}] {name:11s} seed {seed}: train {f['train_acc']:6.1%}  "
-              f"val {f['val_acc']:6.1%}  test {f['test_acc']:6.1%}  "
-              f"({history.epochs} epochs, {history.seconds:.2f} s)", flush=True)
-
-    results = reproduce(seeds, progress=progress)
-    print()
-    print(summary_table(results))
-    print()
-    ok = True
-    for name, table in results.items():
-        broken = {
-            seed: claim_failures(name, {k: v[i] for k, v in table.items()})
-            for i, seed in enumerate(seeds)
-        }
-        broken = {seed: f for seed, f in broken.items() if f}
-        ok &= not broken
-        claim = "task passed (val >= 85%, train < 92%)" if name == "regularized" else \
-            "overfits (train >= 96%, val <= 82%, gap >= 15 points, val loss >= 0.8)"
-        print(f"{name}: {claim} on {args.seeds - len(broken)}/{args.seeds} seeds")
-        for seed, failures in broken.items():
-            print(f"  seed {seed}: " + "; ".join(failures))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"per-seed metrics written to {args.json}")
-    return 0 if ok else 1
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import SweepConfig, run_sweep
-
-    config = SweepConfig()
     bar = _ProgressBar()
-    result = run_sweep(config, workers=args.workers, cache_dir=False if args.no_cache else None,
-                       progress=bar.update)
-    print(f"\n{len(result.runs)} runs ({result.cached} from the cache) in {result.seconds:.1f} s")
+    groups = lesson.reproduce(seeds, workers=args.workers, cache=not args.no_cache,
+                              progress=bar.update)
+    print("\n")
+    print(table(list(groups.values()), ("train_acc", "val_acc", "test_acc", "train_loss",
+                                        "val_loss", "test_loss", "epochs", "seconds")))
+    print()
+    broken = lesson.claims(groups)
+    for name, group in groups.items():
+        failing = {line.split(":")[0] for line in broken if line.startswith(f"{name} seed ")}
+        print(f"{name}: {lesson.claim_texts(name)}: on {len(group.runs) - len(failing)}/"
+              f"{len(group.runs)} seeds")
+    for line in broken:
+        print(f"  {line}")
+    if args.json:
+        per_seed = {name: [run.to_dict() for run in group.runs] for name, group in groups.items()}
+        args.json.write_text(json.dumps(per_seed, indent=1))
+        print(f"per-seed records written to {args.json}")
+    return 0 if not broken else 1
+
+
+def _map(args: argparse.Namespace) -> int:
+    config = lesson.MapConfig()
+    bar = _ProgressBar()
+    start = time.perf_counter()
+    result = lesson.run_map(config, workers=args.workers, cache=not args.no_cache,
+                            progress=bar.update)
+    print(f"\n{len(config.seeds) * len(result.cells)} runs in {time.perf_counter() - start:.1f} s")
     for metric, title in (("val_acc", "val accuracy"), ("gap", "train - val accuracy")):
         print(f"\n{title}, mean over seeds {list(config.seeds)} (rows: dropout, columns: hidden size)")
         print("dropout " + "".join(f"{h:>8d}" for h in config.hidden_sizes))
         for dropout, row in zip(config.dropouts, result.grid(metric)):
             print(f"{dropout:7.1f} " + "".join(f"{100 * v:7.1f}%" for v in row))
-    inside = [cell for cell, stats in result.cells.items() if stats.in_task_region]
+    inside = [key for key in result.cells if result.passes(*key)]
     print(f"\ntask passed (mean over seeds) in {len(inside)} of {len(result.cells)} cells")
     if args.json:
         args.json.write_text(json.dumps(result.to_json(), indent=2))
         print(f"per-cell metrics written to {args.json}")
     if args.plot:
-        from .plots import plot_sweep_heatmaps
-
-        plot_sweep_heatmaps(result).savefig(args.plot, dpi=100)
+        lesson.map_figure(result).savefig(args.plot, dpi=100)
         print(f"heatmaps saved to {args.plot}")
     return 0
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -48,12 +50,27 @@ class TrainConfig:
                 raise ValueError(message)
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """Loss and accuracy (a fraction) of the returned model on each split, in eval mode."""
+
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    test_loss: float
+    test_acc: float
+
+
 @dataclass
 class History:
-    """Per-epoch metrics (index 0 is epoch 1) and the final metrics of the returned model.
+    """The record of one run: its configs, per-epoch curves (index 0 is epoch 1), final metrics.
 
     Train metrics are measured in eval mode on the whole training set after each epoch, so they
     are comparable with the val metrics (no dropout, no averaging over a changing model).
+    Everything but `model` goes to JSON (`to_dict`) and back (`from_dict`): the cache, the worker
+    processes, the tables and the plots all read this one record. `extras` holds what a lesson
+    measured on the trained model before it was dropped (JSON values only).
     """
 
     model_config: ModelConfig
@@ -66,8 +83,9 @@ class History:
     restored_best: bool = False  # True when the returned weights are the best epoch's
     stop_reason: str = ""
     seconds: float = 0.0
-    final: dict[str, float] = field(default_factory=dict)  # train/val/test loss and acc
-    model: nn.Module | None = field(default=None, repr=False)
+    final: Metrics | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def record(self, train: tuple[float, float], val: tuple[float, float]) -> None:
         """Append one epoch's (loss, accuracy) pairs."""
@@ -80,13 +98,47 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
+    @property
+    def seed(self) -> int:
+        return self.train_config.seed
+
     def summary(self) -> str:
         f = self.final
         return (
-            f"train acc {f['train_acc']:.1%}  val acc {f['val_acc']:.1%}  test acc {f['test_acc']:.1%}"
-            f"  |  train loss {f['train_loss']:.3f}  val loss {f['val_loss']:.3f}"
+            f"train acc {f.train_acc:.1%}  val acc {f.val_acc:.1%}  test acc {f.test_acc:.1%}"
+            f"  |  train loss {f.train_loss:.3f}  val loss {f.val_loss:.3f}"
             f"  |  {self.epochs} epochs, best {self.best_epoch}, {self.seconds:.2f} s"
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values: every field but the model."""
+        return {f.name: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+                for f in dataclasses.fields(self) if f.name != "model"
+                for v in [getattr(self, f.name)]}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "History":
+        """The inverse of `to_dict`; ValueError names what is missing, malformed or not finite."""
+        if not isinstance(record, dict):
+            raise ValueError(f"a run record must be a JSON object, got {type(record).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)} - {"model"}
+        if set(record) != names:
+            raise ValueError(f"a run record needs exactly the keys {sorted(names)}, "
+                             f"got {sorted(record)}")
+        try:
+            history = cls(**{**record,
+                             "model_config": ModelConfig(**record["model_config"]),
+                             "train_config": TrainConfig(**record["train_config"]),
+                             "final": Metrics(**record["final"])})
+        except TypeError as error:
+            raise ValueError(f"malformed run record: {error}") from None
+        curves = (history.train_loss, history.train_acc, history.val_loss, history.val_acc)
+        numbers = [x for curve in curves for x in curve] + list(dataclasses.astuple(history.final))
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
+            raise ValueError("a run record holds a value that is not a finite number")
+        if len({len(curve) for curve in curves}) != 1 or not 1 <= history.best_epoch <= history.epochs:
+            raise ValueError("a run record's curves disagree in length or with its best epoch")
+        return history
 
 
 EpochCallback = Callable[[History], "bool | None"]
@@ -142,8 +194,8 @@ def train(
         if best_state is not None:
             model.load_state_dict(best_state)
             history.restored_best = True
-        for name, split in (("train", train_set), ("val", val_set), ("test", test_set)):
-            history.final[f"{name}_loss"], history.final[f"{name}_acc"] = evaluate(model, split, None)
+        history.final = Metrics(*evaluate(model, train_set, None), *evaluate(model, val_set, None),
+                                *evaluate(model, test_set, None))
     history.model = model
     history.seconds = time.perf_counter() - start
     return history

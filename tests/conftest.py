@@ -1,14 +1,14 @@
 import pytest
 
-from rnn_lesson.experiments import BASELINE, REGULARIZED, run
+from rnn_lesson.lessons.overfitting import BASELINE, FIX
 
 
 @pytest.fixture(scope="session")
 def baseline_history():
     """Seed 0 of the overfitting baseline (~3 s): trained once for every test that reads it."""
-    return run(BASELINE, seed=0)
+    return BASELINE.run(seed=0)
 
 
 @pytest.fixture(scope="session")
-def regularized_history():
-    return run(REGULARIZED, seed=0)
+def fix_history():
+    return FIX.run(seed=0)

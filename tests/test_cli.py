@@ -17,13 +17,12 @@ def test_reproduce_writes_one_value_per_seed_per_metric(tmp_path, capsys):
     path = tmp_path / "out.json"
     main(["reproduce", "--seeds", "1", "--json", str(path)])
     results = json.loads(path.read_text())
-    assert set(results) == {"baseline", "regularized"}
-    for table in results.values():
-        for key in ("train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "epochs", "seconds"):
-            assert len(table[key]) == 1
-        assert all(0 <= table[k][0] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
+    assert set(results) == {"baseline", "fix"}
+    for records in results.values():
+        assert len(records) == 1
+        assert all(0 <= records[0]["final"][k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
     out = capsys.readouterr().out
-    assert "mean [min, max]" in out and "on 1/1 seeds" in out
+    assert "val_acc" in out and "on 1/1 seeds" in out
 
 
 def test_bad_hyperparameters_exit_with_one_clear_line(capsys):
@@ -31,3 +30,22 @@ def test_bad_hyperparameters_exit_with_one_clear_line(capsys):
         main(["train", "--dropout", "1.5"])
     assert exit_info.value.code == 2
     assert "dropout must be in [0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["reproduce", "--seeds", "1"], ["map"]])
+def test_a_bad_output_path_fails_before_any_training(tmp_path, capsys, command):
+    for option in ("--json", "--plot"):
+        if option == "--plot" and command[0] == "reproduce":
+            continue
+        with pytest.raises(SystemExit) as exit_info:
+            main(command + [option, str(tmp_path)])  # a folder
+        assert exit_info.value.code == 2 and "is a folder" in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            main(command + [option, str(tmp_path / "missing" / "out.json")])
+        assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_map_is_registered(capsys):
+    with pytest.raises(SystemExit):
+        main(["map", "--help"])
+    assert "--workers" in capsys.readouterr().out

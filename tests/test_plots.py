@@ -1,17 +1,20 @@
 import pytest
 
 from rnn_lesson.data import load_course_data
-from rnn_lesson.plots import plot_example_sequences, plot_learning_curves, plot_sweep_heatmaps
+from rnn_lesson.lessons.overfitting import MapConfig, map_figure, plot_example_sequences, plot_run
+from rnn_lesson.ui.plots import _grid_position
+from test_widgets import fake_map, fake_run
 
 
-def test_learning_curves_show_train_val_best_epoch_and_task_lines(regularized_history):
-    history = regularized_history
-    fig = plot_learning_curves(history)
+def test_learning_curves_show_train_val_best_epoch_and_task_lines(fix_history):
+    history = fix_history
+    fig = plot_run(history)
     ax_loss, ax_acc = fig.axes
     labels = [line.get_label() for line in ax_acc.get_lines()]
     assert labels[:2] == ["train", "validation"]
     assert f"best val loss (epoch {history.best_epoch})" in labels
     assert "task: val >= 85%" in labels and "task: train < 92%" in labels
+    assert "best possible (90%)" in labels
     assert list(ax_loss.get_lines()[1].get_ydata()) == history.val_loss
     assert fig._suptitle.get_text().startswith("Task")
 
@@ -23,17 +26,18 @@ def test_example_sequences_show_both_class_averages():
     assert len(fig.axes[1].get_lines()) == 9  # the nine distractor features
 
 
-def test_sweep_heatmaps_outline_the_task_region_and_mark_the_sliders():
-    from rnn_lesson.plots import _grid_position
-    from rnn_lesson.sweep import SweepConfig, SweepResult
+def test_map_heatmaps_outline_the_task_region_and_mark_the_sliders():
+    from rnn_lesson.lessons.overfitting import MapResult
+    from rnn_lesson.results import Group
 
-    config = SweepConfig(dropouts=(0.0, 0.5), hidden_sizes=(8, 256), seeds=(0,))
-    runs = {(d, h, 0): {"train_acc": 1.0 if (h, d) == (256, 0.0) else 0.9, "val_acc": 0.87}
-            for d in config.dropouts for h in config.hidden_sizes}
-    result = SweepResult(config, runs)
-    assert not result.cells[(0.0, 256)].in_task_region and result.cells[(0.5, 256)].in_task_region
-    fig = plot_sweep_heatmaps(result, mark=(0.25, 16))
+    config = MapConfig(dropouts=(0.0, 0.5), hidden_sizes=(8, 256), seeds=(0,))
+    cells = {(d, h): Group("", [fake_run(d, h, 0, 1.0 if (h, d) == (256, 0.0) else 0.9, 0.87)])
+             for d in config.dropouts for h in config.hidden_sizes}
+    result = MapResult(config, cells)
+    assert not result.passes(0.0, 256) and result.passes(0.5, 256)
+    fig = map_figure(result, mark=(0.25, 16))
     green = [line for line in fig.axes[0].get_lines() if line.get_color() == "#00c853"]
     assert len(green) == 8  # the L-shaped region of three cells has eight border edges
-    assert _grid_position(config, (0.25, 64)) == pytest.approx((0.6, 0.5))  # log2 axis: 8..256
-    assert _grid_position(config, (0.7, 512)) == (1.0, 1.0)  # clamped to the map
+    rows, columns = config.dropouts, config.hidden_sizes
+    assert _grid_position(rows, columns, (0.25, 64)) == pytest.approx((0.6, 0.5))  # log2 axis
+    assert _grid_position(rows, columns, (0.7, 512)) == (1.0, 1.0)  # clamped to the map

@@ -392,7 +392,7 @@ def test_run_quiz_reprompts_bad_letters_and_gives_hints():
     session = cli.run_quiz(questions, stdin, stdout)
     out = stdout.getvalue()
     assert out.count("Please answer with one of A, B, C, D.") == 3
-    assert "Not quite: the answer is A." in out
+    assert "Not yet: B is not the answer. Answer: A." in out
     assert "Sorting is torch.sort's job" in out  # the hint aimed at B
     assert session.answers == {"p1": "B", "p3": "D"}
     assert "Score: 1/2 correct" in out
@@ -426,3 +426,16 @@ def test_python_dash_m_quizzes():
     bad = subprocess.run([sys.executable, "-m", "quizzes", "--ids", "p3,zz"], stdin=subprocess.DEVNULL,
                          cwd=REPO, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "valid ids: p1" in bad.stderr
+
+
+def test_feedback_wording_lives_in_one_place():
+    import pathlib
+    import re
+
+    folder = pathlib.Path(quizzes.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "messages.py":
+            continue
+        literals = re.findall(r'"[^"\n]*"', path.read_text())
+        for phrase in ("Correct", "Not yet", "Not quite", "Answer:", "Hint:", "Try again"):
+            assert not any(phrase in lit for lit in literals), (path.name, phrase)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_lesson.real_data import (
+from rnn_lesson.japanese_vowels import (
     DATA_DIR,
     FILE_SHA256,
     JAPANESE_VOWELS_FINGERPRINT,
@@ -173,7 +173,7 @@ def test_parse_errors_name_the_line_and_what_was_expected(bad, message):
 
 
 def test_a_changed_file_is_refused(tmp_path, monkeypatch):
-    import rnn_lesson.real_data as real_data
+    import rnn_lesson.japanese_vowels as real_data
 
     for name in FILE_SHA256:
         (tmp_path / name).write_bytes((DATA_DIR / name).read_bytes())
@@ -186,12 +186,12 @@ def test_a_changed_file_is_refused(tmp_path, monkeypatch):
         real_data.verify_files(tmp_path)
 
 
-# The notebook's helpers (rnn_lesson.real_experiments), on tiny runs.
+# The notebook's helpers (rnn_lesson.lessons.real_data), on tiny runs.
 
 
 def test_configurations():
-    from rnn_lesson.experiments import BASELINE
-    from rnn_lesson.real_experiments import FIX_MODEL, LESSON_FIX, OVERFIT, fix
+    from rnn_lesson.lessons.overfitting import BASELINE
+    from rnn_lesson.lessons.real_data import FIX_MODEL, LESSON_FIX, OVERFIT, fix
 
     assert OVERFIT.model == dataclasses.replace(BASELINE.model, input_size=12, num_classes=9)
     assert OVERFIT.train == BASELINE.train
@@ -200,19 +200,19 @@ def test_configurations():
 
 
 def test_run_seeds_table_and_figures(data):
-    from rnn_lesson.real_experiments import (fix, length_only_accuracy, plot_curves, plot_dataset,
-                                             plot_seed_dots, run_seeds, table)
+    from rnn_lesson.lessons.real_data import (fix, length_only_accuracy, plot_curves,
+                                              plot_dataset, plot_seed_dots, run_seeds, small, table)
 
     quick = fix("rnn")
     quick = dataclasses.replace(quick, train=dataclasses.replace(quick.train, max_epochs=2))
-    runs = run_seeds(quick, lambda seed: train_subset(data, 2, seed=seed), seeds=(0, 1), name="q")
-    assert [len(h.train_loss) for h in runs.histories] == [2, 2]
+    runs = run_seeds(quick, small(2), seeds=(0, 1), name="q", workers=1)
+    assert [len(h.train_loss) for h in runs.runs] == [2, 2]
     assert runs.values("epochs") == [2.0, 2.0] and runs.seeds == (0, 1)
     lines = table([runs], metrics=("train_acc", "val_loss", "epochs")).splitlines()
     assert lines[0].split() == ["train_acc", "val_loss", "epochs", "seeds"]
     assert lines[1].startswith("q ") and lines[1].endswith("2") and "%" in lines[1]
-    assert len(runs.evaluate_on(without_lengths(data).test)) == 2
+    assert len(runs.values("test_acc_other_lengths")) == 2
     assert 0.15 <= length_only_accuracy(data) <= 0.30
     plot_dataset(data)
-    plot_curves(runs.histories[0], "title")
+    plot_curves(runs.runs[0], "title")
     plot_seed_dots({"group": {"rnn": runs.values("test_acc")}})

@@ -1,8 +1,16 @@
+import dataclasses
+
 import pytest
 
-from rnn_lesson.experiments import BASELINE, REGULARIZED
-from rnn_lesson.training import train
-from rnn_lesson.widgets import ExperimentPanel, banner_html, settings_from
+from rnn_lesson.lessons.overfitting import BASELINE, FIX, MapConfig, MapResult, map_widget
+from rnn_lesson.lessons.overfitting import panel as lesson_panel
+from rnn_lesson.results import Group
+from rnn_lesson.training import History, Metrics, train
+from rnn_lesson.ui.widgets import banner_html, settings_from
+
+
+def ExperimentPanel(start=BASELINE, **options):  # the notebook's panel: the lesson's task
+    return lesson_panel(start, **options)
 
 FIX_VALUES = {"dropout": 0.3, "hidden_size": 32, "lr": 1e-3, "early_stopping": True}
 
@@ -13,7 +21,7 @@ def set_values(panel, values):
 
 
 def test_the_panel_starts_from_the_overfitting_baseline():
-    model, training = settings_from(ExperimentPanel(auto_run=False).values())
+    model, training = settings_from(ExperimentPanel(auto_run=False).values(), BASELINE)
     assert model == BASELINE.model
     assert training == BASELINE.train
 
@@ -22,11 +30,23 @@ def test_run_trains_the_slider_setting_with_the_one_train_and_shows_the_verdict(
     panel = ExperimentPanel(auto_run=False)
     set_values(panel, FIX_VALUES)
     history = panel.run()
-    expected = train(REGULARIZED.model, REGULARIZED.train)
+    expected = train(FIX.model, FIX.train)
     assert history.val_loss == expected.val_loss  # same numbers as the library's train()
-    assert "Task passed" in panel.banner.value and "#c8e6c9" in panel.banner.value
+    assert "Task passed" in panel.banner.value and "rnn-lesson-passed" in panel.banner.value
     assert panel.last_png.startswith(b"\x89PNG")
     assert "restored epoch" in panel.status.value
+
+
+def test_the_banner_uses_the_themes_colours_in_every_state():
+    for html in (banner_html(None, "Training..."), ExperimentPanel(auto_run=False).banner.value):
+        assert "var(--jp-layout-color2" in html and "var(--jp-ui-font-color1" in html
+        assert "#ffe0b2" not in html and "#c8e6c9" not in html  # no fixed light backgrounds
+
+
+def test_sliders_keep_the_start_settings_they_do_not_set():
+    start = dataclasses.replace(FIX, train=dataclasses.replace(FIX.train, patience=7, batch_size=16))
+    _, training = settings_from(ExperimentPanel(start, auto_run=False).values(), start)
+    assert (training.patience, training.batch_size) == (7, 16)
 
 
 def test_a_failing_setting_gets_an_amber_banner_with_a_hint():
@@ -55,7 +75,7 @@ def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():
     assert panel.last_history.model_config.dropout == 0.5
     assert "dropout 0.50" in panel.caption.value and "Curves for" in panel.caption.value
     assert len(panel.output.outputs) == 1  # the new plot replaces the old ones, never stacks
-    assert f"val {panel.last_history.final['val_acc']:.1%}" in panel.banner.value
+    assert f"val {panel.last_history.final.val_acc:.1%}" in panel.banner.value
     assert panel.runs_started <= len(moves)
 
 
@@ -65,7 +85,7 @@ def test_errors_in_training_reach_the_banner_not_a_traceback(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("rnn_lesson.widgets.train", broken)
+    monkeypatch.setattr("rnn_lesson.ui.widgets.train", broken)
     assert panel.run() is None
     assert "Training failed: RuntimeError: out of memory" in panel.banner.value
 
@@ -79,23 +99,27 @@ def test_an_initial_run_is_shown_without_training_and_must_match_the_start(basel
     assert panel.runs_started == 0 and panel.last_history is baseline_history
     assert "Task not passed" in panel.banner.value and panel.last_png
     with pytest.raises(ValueError, match="other settings"):
-        ExperimentPanel(start=REGULARIZED, initial=baseline_history, auto_run=False)
+        ExperimentPanel(start=FIX, initial=baseline_history, auto_run=False)
 
 
-def fake_sweep():
-    from rnn_lesson.sweep import SweepConfig, SweepResult
-
-    config = SweepConfig(dropouts=(0.0, 0.3), hidden_sizes=(32, 128), seeds=(0, 1))
-    runs = {(d, h, s): {"train_acc": 0.9 + h / 2000, "val_acc": 0.87 - h / 2000 + d / 100 + s / 1000}
-            for d in config.dropouts for h in config.hidden_sizes for s in config.seeds}
-    return SweepResult(config, runs)
+def fake_run(dropout, hidden, seed, train_acc, val_acc):
+    model = dataclasses.replace(FIX.model, dropout=dropout, hidden_size=hidden)
+    return History(model, dataclasses.replace(FIX.train, seed=seed), [0.5], [train_acc], [0.5],
+                   [val_acc], best_epoch=1, final=Metrics(0.5, train_acc, 0.5, val_acc, 0.5, val_acc))
 
 
-def test_the_sweep_map_star_follows_the_panels_sliders():
-    from rnn_lesson.widgets import SweepMap
+def fake_map():
+    config = MapConfig(dropouts=(0.0, 0.3), hidden_sizes=(32, 128), seeds=(0, 1))
+    cells = {(d, h): Group(f"{d} {h}", [fake_run(d, h, s, 0.9 + h / 2000,
+                                                 0.87 - h / 2000 + d / 100 + s / 1000)
+                                        for s in config.seeds])
+             for d in config.dropouts for h in config.hidden_sizes}
+    return MapResult(config, cells)
 
+
+def test_the_map_ring_follows_the_panels_sliders():
     panel = ExperimentPanel(auto_run=False)
-    sweep_map = SweepMap(fake_sweep(), panel)
+    sweep_map = map_widget(fake_map(), panel)
     assert sweep_map.mark() == (0.0, 128) and sweep_map.last_png.startswith(b"\x89PNG")
     before = sweep_map.last_png
     panel.controls["dropout"].value = 0.3
@@ -104,9 +128,7 @@ def test_the_sweep_map_star_follows_the_panels_sliders():
 
 
 def test_the_panel_and_the_map_carry_a_png_for_viewers_without_widgets(baseline_history):
-    from rnn_lesson.widgets import SweepMap
-
     panel = ExperimentPanel(initial=baseline_history, auto_run=False)
     bundle = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
-    assert "image/png" in SweepMap(fake_sweep())._repr_mimebundle_()
+    assert "image/png" in map_widget(fake_map())._repr_mimebundle_()

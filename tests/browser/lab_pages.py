@@ -175,8 +175,8 @@ class Panel:
             handle.press(key)
 
     def values(self) -> dict:
-        """The control values the page shows, as `rnn_lesson.widgets.settings_from` takes them."""
-        from rnn_lesson.widgets import LEARNING_RATES
+        """The control values the page shows, as `rnn_lesson.ui.widgets.settings_from` takes them."""
+        from rnn_lesson.ui.widgets import LEARNING_RATES
 
         checkbox = self.root.locator(".widget-checkbox input[type=checkbox]")
         cell = self.root.locator(".widget-dropdown").filter(
@@ -194,9 +194,10 @@ class Panel:
 
     @staticmethod
     def expected_caption(values: dict) -> str:
-        from rnn_lesson.widgets import describe, settings_from
+        from rnn_lesson.lessons.overfitting import BASELINE
+        from rnn_lesson.ui.widgets import describe, settings_from
 
-        return "Curves for: " + describe(*settings_from(values))
+        return "Curves for: " + describe(*settings_from(values, BASELINE))
 
     def state(self) -> PanelState:
         return PanelState(**self.root.evaluate(STATE_SCRIPT))
@@ -256,11 +257,11 @@ def expected_verdict(values: dict) -> str:
     """The verdict line a run of `values` must end with, trained here (training is deterministic
     for a seed: the same numbers as in the kernel)."""
     from rnn_lesson.data import load_course_data
-    from rnn_lesson.experiments import check_task
+    from rnn_lesson.lessons.overfitting import BASELINE, check_task
     from rnn_lesson.training import train
-    from rnn_lesson.widgets import settings_from
+    from rnn_lesson.ui.widgets import settings_from
 
-    history = train(*settings_from(values), load_course_data())
+    history = train(*settings_from(values, BASELINE), load_course_data())
     return check_task(history).short()
 
 

@@ -30,7 +30,7 @@ def moved(options: list, value, key: str, times: int = 1):
 
 
 def test_sliders_and_train_button(experiment):
-    from rnn_lesson.widgets import HIDDEN_SIZES
+    from rnn_lesson.ui.widgets import HIDDEN_SIZES
 
     notebook, panel = experiment
     start = panel.values()
@@ -59,7 +59,7 @@ def test_sliders_and_train_button(experiment):
 
 
 def test_twenty_rapid_slider_moves(experiment):
-    from rnn_lesson.widgets import HIDDEN_SIZES
+    from rnn_lesson.ui.widgets import HIDDEN_SIZES
 
     notebook, panel = experiment
     start = panel.values()

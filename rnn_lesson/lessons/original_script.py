@@ -1,4 +1,4 @@
-"""The lesson's own training code, kept faithfully (not used for the course's results).
+"""An exhibit: the lesson's own training code, kept faithfully (not used for the course's results).
 
 Notebook 02 runs it to show what its protocol does to the numbers it reports:
 - its data is `torch.randn` with random labels, so there is nothing to learn: chance is 50%;
@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.optim as optim
+
+from ..data import Split
 
 
 class SimpleRNN(nn.Module):
@@ -81,3 +83,32 @@ def run_lesson_code(seed: int = 0) -> dict[str, float]:
         "eval_train_acc": eval_train_acc,  # not reported: train accuracy with dropout off
         "stopped_at_epoch": epoch + 1,
     }
+
+
+# What its protocol does to the numbers it reports, measured on the course's models.
+
+
+@torch.no_grad()
+def accuracy_on_subsets(model: nn.Module, split: Split, size: int = 30, draws: int = 500,
+                        seed: int = 0) -> torch.Tensor:
+    """Accuracy of one trained model on `draws` random subsets of `size` sequences of `split`.
+
+    The spread is what a validation set of that size adds to every number it reports.
+    """
+    model.eval()
+    correct = (model(split.x, split.lengths).argmax(dim=1) == split.y).float()
+    gen = torch.Generator().manual_seed(seed)
+    picks = torch.stack([torch.randperm(len(split), generator=gen)[:size] for _ in range(draws)])
+    return correct[picks].mean(dim=1)
+
+
+@torch.no_grad()
+def accuracy_with_dropout_active(model: nn.Module, split: Split, seed: int = 0) -> float:
+    """Accuracy in train mode (dropout on), as the lesson measured its train accuracy."""
+    was_training = model.training
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model.train()
+        accuracy = (model(split.x, split.lengths).argmax(dim=1) == split.y).float().mean().item()
+    model.train(was_training)
+    return accuracy

@@ -14,21 +14,21 @@ or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `p
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import threading
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import ipywidgets as w
 
-from .data import Dataset, load_course_data
-from .experiments import BASELINE, REGULARIZED, Experiment, Verdict, check_task, missing_fixes
-from .hints import HINTS, SOLUTION
-from .models import CELLS, ModelConfig
-from .plots import plot_learning_curves, plot_sweep_heatmaps
-from .sweep import SweepResult
-from .training import History, TrainConfig, train
+from ..data import Dataset, load_course_data
+from ..models import CELLS, ModelConfig
+from ..results import Task, Verdict
+from ..runs import Experiment
+from ..training import History, TrainConfig, train
+from .plots import Line, plot_learning_curves
 
 
 def figure_png(figure, dpi: int = 80) -> bytes:
@@ -63,14 +63,17 @@ LEARNING_RATES = tuple((lr_label(lr), lr) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-
 REDRAW_EVERY_S = 0.25  # a redraw costs ~0.1-0.2 s; drawing every epoch would triple a short run
 
 
-def settings_from(values: dict) -> tuple[ModelConfig, TrainConfig]:
-    """The configs the panel's control values describe (ValueError for impossible ones)."""
-    model = ModelConfig(cell=values["cell"], hidden_size=int(values["hidden_size"]),
-                        num_layers=int(values["num_layers"]), dropout=float(values["dropout"]))
-    training = TrainConfig(lr=float(values["lr"]), max_epochs=int(values["max_epochs"]),
-                           early_stopping=bool(values["early_stopping"]),
-                           patience=REGULARIZED.train.patience, seed=int(values["seed"]),
-                           batch_size=REGULARIZED.train.batch_size)
+def settings_from(values: dict, start: Experiment) -> tuple[ModelConfig, TrainConfig]:
+    """The configs the panel's control values describe: `start`'s, with the sliders' values
+    (ValueError for impossible ones)."""
+    model = dataclasses.replace(start.model, cell=values["cell"],
+                                hidden_size=int(values["hidden_size"]),
+                                num_layers=int(values["num_layers"]),
+                                dropout=float(values["dropout"]))
+    training = dataclasses.replace(start.train, lr=float(values["lr"]),
+                                   max_epochs=int(values["max_epochs"]),
+                                   early_stopping=bool(values["early_stopping"]),
+                                   seed=int(values["seed"]))
     return model, training
 
 
@@ -83,33 +86,49 @@ def describe(model: ModelConfig, training: TrainConfig) -> str:
             f"max epochs {training.max_epochs}, seed {training.seed}")
 
 
-def banner_html(verdict: Verdict | None, message: str = "", missing: list[str] = ()) -> str:
-    """Green when the task passes, amber when it does not, gray while training.
+# Theme-aware colours: JupyterLab's variables (light and dark themes), with fallbacks elsewhere.
+TONES = {
+    "passed": "var(--jp-success-color1, #388e3c)",
+    "failed": "var(--jp-warn-color1, #f57c00)",
+    "busy": "var(--jp-border-color1, #9e9e9e)",
+}
+
+
+def banner_html(verdict: Verdict | None, message: str = "", missing: Sequence[str] = ()) -> str:
+    """A coloured edge (green when the task passes, orange when not, gray while training) on
+    the theme's own background and text colours, so it reads in light and dark themes.
 
     `missing`: the lesson's changes the setting does not have yet, named after the hint.
     """
     if verdict is None:
-        color, text = "#eceff1", html.escape(message)
+        tone, text = "busy", html.escape(message)
     elif verdict.passed:
-        color, text = "#c8e6c9", f"<b>{html.escape(verdict.short())}</b>"
+        tone, text = "passed", f"<b>{html.escape(verdict.short())}</b>"
     else:
-        color, text = "#ffe0b2", (f"<b>{html.escape(verdict.short())}</b><br>"
-                                  f"Hint: {html.escape(verdict.hint)}")
+        tone, text = "failed", (f"<b>{html.escape(verdict.short())}</b><br>"
+                                f"Hint: {html.escape(verdict.hint)}")
         if missing:
             text += f"<br>Not in your settings yet: {html.escape(', '.join(missing))}."
-    return (f'<div class="rnn-lesson-verdict" style="background:{color};padding:6px 10px;'
-            f'border-radius:4px;min-height:2.6em">{text}</div>')
+    return (f'<div class="rnn-lesson-verdict rnn-lesson-{tone}" style="border-left:6px solid '
+            f'{TONES[tone]};background:var(--jp-layout-color2, #f5f5f5);'
+            'color:var(--jp-ui-font-color1, #212121);padding:6px 10px;border-radius:4px;'
+            f'min-height:2.6em">{text}</div>')
 
 
 class ExperimentPanel:
     """Sliders + Train button + live curves + verdict banner, for the course data.
 
-    It starts from `start` (the overfitting baseline by default: the learner's job is to fix it).
+    It starts from `start`; everything the sliders do not set (batch size, patience...) stays
+    `start`'s. `task` judges each run, `lines` are drawn on the accuracy plot, and
+    `missing(model, train)` names what a setting lacks for the hint.
     """
 
-    def __init__(self, start: Experiment = BASELINE, data: Dataset | None = None,
-                 auto_run: bool = True, initial: History | None = None) -> None:
+    def __init__(self, start: Experiment, task: Task, lines: Sequence[Line] = (),
+                 missing: Callable[[ModelConfig, TrainConfig], list[str]] = lambda m, t: [],
+                 data: Dataset | None = None, auto_run: bool = True,
+                 initial: History | None = None) -> None:
         self.data = load_course_data() if data is None else data
+        self.start, self.task, self.lines, self.missing = start, task, tuple(lines), missing
         start_model, start_train = start.model, start.train
         style = {"description_width": "110px"}
         wide = w.Layout(width="340px")
@@ -161,17 +180,17 @@ class ExperimentPanel:
         self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output, self.caption])
         self.widget.add_class("rnn-lesson-panel")
         if initial is not None:  # a run of the start setting the notebook already did
-            if settings_from(self.values()) != (initial.model_config, initial.train_config):
+            if self.settings() != (initial.model_config, initial.train_config):
                 raise ValueError("`initial` was trained with other settings than `start`")
             self._show_result(initial, self._generation)
 
     def _show_result(self, history: History, generation: int) -> None:
-        verdict = check_task(history)
+        verdict = self.task.check(history)
         self._show(history, generation, title=verdict.short())
         with self._lock:
             if self._is_current(generation):
                 self.last_history = history
-                missing = missing_fixes(history.model_config, history.train_config)
+                missing = self.missing(history.model_config, history.train_config)
                 self.banner.value = banner_html(verdict, missing=missing)
                 self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
                                      + (f"restored epoch {history.best_epoch}"
@@ -182,6 +201,9 @@ class ExperimentPanel:
 
     def values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
+
+    def settings(self) -> tuple[ModelConfig, TrainConfig]:
+        return settings_from(self.values(), self.start)
 
     def request_run(self) -> None:
         """Start a run in the background with the current values, cancelling the one in progress."""
@@ -220,7 +242,7 @@ class ExperimentPanel:
 
     def _train_and_show(self, generation: int) -> History | None:
         try:
-            model_config, train_config = settings_from(self.values())
+            model_config, train_config = self.settings()
         except ValueError as error:
             self.banner.value = banner_html(None, f"Cannot train: {error}")
             return None
@@ -249,8 +271,7 @@ class ExperimentPanel:
         return history
 
     def _show(self, history: History, generation: int, title: str) -> None:
-        figure = plot_learning_curves(history, title=title,
-                                      max_epochs=history.train_config.max_epochs)
+        figure = plot_learning_curves(history, title, history.train_config.max_epochs, self.lines)
         png = figure_png(figure)
         with self._lock:
             if not self._is_current(generation):
@@ -262,10 +283,10 @@ class ExperimentPanel:
             show_png(self.output, png)
 
 class HintPanel:
-    """The lesson's four hints, revealed one at a time by one button, then the solution."""
+    """Hints revealed one at a time by one button, the last step being the solution."""
 
-    def __init__(self) -> None:
-        self.steps = (*HINTS, SOLUTION)
+    def __init__(self, steps: Sequence) -> None:
+        self.steps = tuple(steps)  # objects with .title and .text (HTML); the last is the solution
         self.shown = 0
         self.button = w.Button(description="Show hint 1", icon="lightbulb-o")
         self.text = w.HTML("")
@@ -294,30 +315,35 @@ class HintPanel:
             self.button.description = f"Show hint {self.shown + 1}"
 
 
-class SweepMap:
-    """The dropout x hidden-size heatmaps, with a ring that follows the panel's sliders."""
+class MapWidget:
+    """A figure of a precomputed map, redrawn with a ring where the panel's sliders are.
 
-    def __init__(self, result: SweepResult, panel: ExperimentPanel | None = None) -> None:
-        self.result, self.panel = result, panel
+    `draw(mark)` returns the figure for `mark` = (dropout, hidden size), or None without a panel.
+    """
+
+    def __init__(self, draw: Callable[[tuple | None], object],
+                 panel: ExperimentPanel | None = None,
+                 follows: tuple[str, ...] = ("dropout", "hidden_size")) -> None:
+        self.draw, self.panel, self.follows = draw, panel, follows
         self.output = w.Output(layout=w.Layout(height="480px", overflow="hidden"))
         self.output.add_class("rnn-lesson-sweep-map")
         self.last_png = b""
         if panel is not None:
-            for name in ("dropout", "hidden_size"):
+            for name in follows:
                 panel.controls[name].observe(lambda _: self.redraw(), names="value")
         self.redraw()
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         return with_png_fallback(self.output, self.last_png, **kwargs)
 
-    def mark(self) -> tuple[float, int] | None:
+    def mark(self) -> tuple | None:
         if self.panel is None:
             return None
         values = self.panel.values()
-        return values["dropout"], values["hidden_size"]
+        return tuple(values[name] for name in self.follows)
 
     def redraw(self) -> None:
-        self.last_png = figure_png(plot_sweep_heatmaps(self.result, mark=self.mark()))
+        self.last_png = figure_png(self.draw(self.mark()))
         show_png(self.output, self.last_png)
 
 

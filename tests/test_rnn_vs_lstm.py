@@ -4,11 +4,12 @@ import matplotlib
 import pytest
 import torch
 
-from rnn_lesson import bonus
 from rnn_lesson.data import COURSE_SPEC, ideal_predictions
-from rnn_lesson.experiments import REGULARIZED
+from rnn_lesson.lessons import rnn_vs_lstm as bonus
+from rnn_lesson.lessons.overfitting import FIX as REGULARIZED
+from rnn_lesson.lessons.rnn_vs_lstm import plot_accuracy_vs_length, plot_gradient_norms, plot_sweep_run
 from rnn_lesson.models import ModelConfig, build_model, count_parameters
-from rnn_lesson.plots import plot_accuracy_vs_length, plot_gradient_norms, plot_sweep_run
+from rnn_lesson.results import Spread
 
 TINY_TRAIN = dataclasses.replace(bonus.LONG_TRAIN, max_epochs=2, num_threads=1)
 TINY = dataclasses.replace(REGULARIZED, train=dataclasses.replace(REGULARIZED.train, max_epochs=2, num_threads=1))
@@ -20,30 +21,33 @@ def tiny_sweep():
                                     training=TINY_TRAIN, workers=1)
 
 
+def parameters(group):
+    return group.runs[0].extras["parameters"]
+
+
 def test_long_spec_puts_the_ramp_in_the_first_steps_only():
     spec = bonus.long_spec(30, n_train=64)
     assert (spec.seq_len, spec.signal_steps, spec.n_train) == (30, bonus.SIGNAL_STEPS, 64)
     assert dataclasses.replace(spec, seq_len=20, signal_steps=None, n_train=150) == COURSE_SPEC
-    val = bonus.dataset_for(spec).val
+    val = bonus.data_for(spec).load().val
     ideal = (ideal_predictions(val.x, spec) == val.y).float().mean().item()
     assert 0.85 <= ideal <= 0.90  # the ramp still decides the class, the ceiling is still 90%
 
 
 def test_compare_cells_reports_parameters_and_spreads_per_cell():
     rows = bonus.compare_cells(("rnn", "lstm", "gru"), seeds=(0, 1), experiment=TINY, workers=1)
-    assert [row.cell for row in rows] == ["rnn", "lstm", "gru"]
+    assert [row.name for row in rows] == ["rnn", "lstm", "gru"]
     for row in rows:
-        model = build_model(dataclasses.replace(REGULARIZED.model, cell=row.cell))
-        assert row.parameters == count_parameters(model)
-        assert row.seeds == (0, 1) and row.runs[0].seq_len == 20
-        for metric in ("val_acc", "test_acc", "seconds_per_epoch"):
-            spread = row.spread(metric)
+        model = build_model(dataclasses.replace(REGULARIZED.model, cell=row.name))
+        assert parameters(row) == count_parameters(model)
+        assert row.seeds == (0, 1) and len(row.runs[0].extras["grad_norms"]) == 20
+        for spread in (row.spread("val_acc"), row.spread("test_acc"), bonus.seconds_per_epoch(row)):
             assert spread.n == 2 and spread.low <= spread.mean <= spread.high
-        assert all(run.epochs == 2 and len(run.val_curve) == 2 for run in row.runs)
+        assert all(run.epochs == 2 and len(run.val_acc) == 2 for run in row.runs)
     # an LSTM has 4 sets of the RNN's recurrent weights, a GRU 3 (the linear head is shared)
     head = 32 * 2 + 2
-    assert rows[1].parameters - head == 4 * (rows[0].parameters - head)
-    assert rows[2].parameters - head == 3 * (rows[0].parameters - head)
+    assert parameters(rows[1]) - head == 4 * (parameters(rows[0]) - head)
+    assert parameters(rows[2]) - head == 3 * (parameters(rows[0]) - head)
     table = bonus.format_comparison(rows)
     assert len(table.splitlines()) == 4 and "14,146" in table
 
@@ -53,28 +57,17 @@ def test_accuracy_vs_length_has_every_cell_length_and_seed(tiny_sweep):
     for (cell, length), summary in tiny_sweep.items():
         assert summary.seeds == (0, 1)
         for run in summary.runs:
-            assert (run.cell, run.seq_len) == (cell, length)
-            assert 0.0 <= run.test_acc <= 1.0
-            assert len(run.grad_norms) == length
+            assert run.model_config.cell == cell and len(run.extras["grad_norms"]) == length
+            assert 0.0 <= run.final.test_acc <= 1.0
     lengths, accuracy = bonus.accuracies_by_cell(tiny_sweep)
     assert lengths == [10, 12] and list(accuracy) == ["rnn", "lstm"]
-    assert accuracy["lstm"][1] == [r.test_acc for r in tiny_sweep["lstm", 12].runs]
+    assert accuracy["lstm"][1] == [r.final.test_acc for r in tiny_sweep["lstm", 12].runs]
     table = bonus.format_length_table(tiny_sweep)
     assert table.splitlines()[0].split() == ["cell", "T=10", "T=12"]
 
 
-def test_runs_are_deterministic_and_do_not_depend_on_the_worker_processes():
-    jobs = [bonus.Job(ModelConfig(cell=cell, hidden_size=8, num_layers=1, dropout=0.0),
-                      dataclasses.replace(TINY_TRAIN, seed=1), bonus.long_spec(12, n_train=64))
-            for cell in ("rnn", "gru")]
-    serial, parallel = bonus.run_jobs(jobs, workers=1), bonus.run_jobs(jobs, workers=2)
-    assert [r.cell for r in parallel] == ["rnn", "gru"]  # job order, whatever finished first
-    for a, b in zip(serial, parallel):
-        assert dataclasses.replace(a, seconds=0.0) == dataclasses.replace(b, seconds=0.0)
-
-
 def test_gradient_norm_per_step_is_one_positive_finite_number_per_step():
-    split = bonus.dataset_for(bonus.long_spec(30, n_train=64)).val
+    split = bonus.data_for(bonus.long_spec(30, n_train=64)).load().val
     torch.manual_seed(0)
     model = build_model(ModelConfig(cell="rnn", hidden_size=32, num_layers=1, dropout=0.0)).train()
     norms = bonus.gradient_norm_per_step(model, split, n=64)
@@ -99,7 +92,7 @@ def test_initial_gradient_norms_are_reproducible_and_vanish_toward_the_start_for
 
 
 def test_spread_formats_mean_and_range():
-    spread = bonus.Spread.of([0.5, 0.7, 0.6])
+    spread = Spread.of([0.5, 0.7, 0.6])
     assert spread.pct() == "60.0% [50.0-70.0]" and spread.n == 3
 
 

@@ -346,7 +346,7 @@ def load_japanese_vowels(
             raise RuntimeError(
                 f"The Japanese Vowels tensors do not match their recorded fingerprint "
                 f"({data.fingerprint()[:12]}... != {JAPANESE_VOWELS_FINGERPRINT[:12]}...): restore "
-                "rnn_lesson/real_data.py and the files, and use the numpy and torch versions of "
+                "rnn_lesson/japanese_vowels.py and the files, and use the numpy and torch versions of "
                 "requirements.txt."
             )
     _cache[key] = data

@@ -1,4 +1,4 @@
-"""Notebook 04: the course's diagnosis on real sequences (Japanese Vowels, `real_data.py`).
+"""Notebook 04: the course's diagnosis on real sequences (Japanese Vowels, `japanese_vowels.py`).
 
 The configurations, a runner over seeds, mean [min-max] tables, and the notebook's figures.
 Every run goes through the course's one `train()`. The models here are small and their batches
@@ -9,20 +9,21 @@ results do not depend on it.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Iterable
 
 import numpy as np
 import torch
 
-from .data import Dataset, Split
-from .experiments import BASELINE, Experiment, Spread, run
-from .models import ModelConfig
-from .plots import draw_curves, new_figure
-from .real_data import N_CLASSES, N_FEATURES
-from .training import History, TrainConfig, evaluate
-
-CELL_COLORS = {"rnn": "tab:red", "lstm": "tab:green", "gru": "tab:purple"}
+from ..data import Dataset
+from ..japanese_vowels import (N_CLASSES, N_FEATURES, load_japanese_vowels, train_subset,
+                               without_lengths)
+from ..models import ModelConfig
+from ..results import Group, Spread, table  # noqa: F401  (the notebook imports them here)
+from ..runs import DataSource, Experiment, run_many
+from ..training import History, TrainConfig, evaluate
+from ..ui.plots import CELL_COLORS, Line, new_figure, plot_learning_curves
+from .overfitting import BASELINE, FIX
 
 
 def _real(model: ModelConfig) -> ModelConfig:
@@ -56,87 +57,59 @@ def fix(cell: str = "rnn") -> Experiment:
     )
 
 
-# The synthetic lesson's fix (notebook 02's REGULARIZED), transplanted as it is.
+# The synthetic lesson's fix (notebook 02's FIX), transplanted as it is.
 LESSON_FIX = Experiment(
     name="lesson's fix",
     description="notebook 02's fix as is: RNN 2x32, dropout 0.3, lr 1e-3, 60 epochs, patience 3",
-    model=ModelConfig(cell="rnn", input_size=N_FEATURES, hidden_size=32, num_layers=2,
-                      dropout=0.3, num_classes=N_CLASSES),
-    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3),
+    model=_real(FIX.model),
+    train=FIX.train,
 )
 
 
 # ---------------------------------------------------------------------------------------------
-# Runs over seeds
+# The data and the runs over seeds
 
 
-@dataclass
-class Runs:
-    """Every seed of one configuration on one dataset: `histories[i]` is seed `seeds[i]`."""
+def padded_vowels() -> Dataset:
+    """The same tensors without the lengths (see `japanese_vowels.without_lengths`)."""
+    return without_lengths(load_japanese_vowels())
 
-    name: str
-    seeds: tuple[int, ...]
-    histories: list[History]
 
-    def values(self, metric: str) -> list[float]:
-        """One value per seed: a key of History.final, or "epochs", "best_epoch", "seconds",
-        "min_val_loss"."""
-        if metric == "epochs":
-            return [float(h.epochs) for h in self.histories]
-        if metric == "best_epoch":
-            return [float(h.best_epoch) for h in self.histories]
-        if metric == "seconds":
-            return [h.seconds for h in self.histories]
-        if metric == "min_val_loss":
-            return [min(h.val_loss) for h in self.histories]
-        return [h.final[metric] for h in self.histories]
+def small_vowels(per_class: int, seed: int) -> Dataset:
+    """`per_class` training utterances per speaker, drawn by `seed`; the same val and test."""
+    return train_subset(load_japanese_vowels(), per_class=per_class, seed=seed)
 
-    def spread(self, metric: str) -> "Spread":
-        return Spread.of(self.values(metric))
 
-    def renamed(self, name: str) -> "Runs":
-        return Runs(name, self.seeds, self.histories)
+VOWELS = DataSource(load_japanese_vowels)
+PADDED = DataSource(padded_vowels)
 
-    def evaluate_on(self, split: Split) -> list[float]:
-        """The accuracy of every seed's model on another split (for instance without lengths)."""
-        return [evaluate(h.model, split)[1] for h in self.histories]
+
+def small(per_class: int) -> "Callable[[int], DataSource]":
+    """The data of each seed: its own draw of `per_class` utterances per speaker."""
+    return lambda seed: DataSource(small_vowels, (per_class, seed))
+
+
+def measure_run(history: History, data: Dataset) -> dict:
+    """The trained model's test accuracy with the lengths flipped: without them if it was
+    trained with them, with them if it was trained without (notebook 04's packing question)."""
+    test = load_japanese_vowels().test
+    other = without_lengths(load_japanese_vowels()).test if data.test.lengths is not None else test
+    return {"test_acc_other_lengths": evaluate(history.model, other)[1]}
 
 
 def run_seeds(
     experiment: Experiment,
-    data: Dataset | Callable[[int], Dataset],
+    data: DataSource | Callable[[int], DataSource],
     seeds: Iterable[int] = range(3),
     name: str | None = None,
-) -> Runs:
-    """Train `experiment` once per seed. `data` is a Dataset, or a function of the seed that
-    returns one (for instance a different draw of the training subset for every seed)."""
-    seeds = tuple(seeds)
-    histories = [run(experiment, s, data(s) if callable(data) else data) for s in seeds]
-    return Runs(name or experiment.name, seeds, histories)
-
-
-DEFAULT_METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")
-
-
-def table(rows: Iterable[Runs], metrics: Iterable[str] = DEFAULT_METRICS) -> str:
-    """One line per configuration, one column per metric (see Runs.values): mean [min-max] over
-    its seeds, accuracies in percent."""
-    rows, metrics = list(rows), list(metrics)
-    width = max(len(r.name) for r in rows) + 2
-    lines = [f"{'':{width}s}" + "".join(f"{m:>22s}" for m in metrics) + "   seeds"]
-    for r in rows:
-        cells = []
-        for metric in metrics:
-            spread = r.spread(metric)
-            if metric.endswith("_acc"):
-                cells.append(spread.pct())
-            elif metric in ("epochs", "best_epoch"):
-                cells.append(f"{spread.mean:.0f} [{spread.low:.0f}-{spread.high:.0f}]")
-            else:
-                cells.append(spread.num())
-        lines.append(f"{r.name:{width}s}" + "".join(f"{c:>22s}" for c in cells)
-                     + f"   {len(r.seeds)}")
-    return "\n".join(lines)
+    workers: int = 2,
+) -> Group:
+    """Train `experiment` once per seed (cached, on worker processes). `data` is a DataSource,
+    or a function of the seed that returns one (a different training subset for every seed)."""
+    seeds = list(seeds)
+    jobs = [job for s in seeds
+            for job in experiment.jobs([s], data(s) if callable(data) else data, measure_run)]
+    return Group(name or experiment.name, run_many(jobs, workers=workers))
 
 
 def length_only_accuracy(data: Dataset) -> float:
@@ -196,24 +169,12 @@ def plot_dataset(data: Dataset, example: int | None = None):
     return fig
 
 
-def plot_curves(history: History, title: str, max_epochs: int | None = None, ax_pair=None,
-                acc_ylim: tuple[float, float] = (0.0, 1.02)):
-    """Loss and accuracy per epoch, train vs val, the best epoch marked; no task lines (those are
-    the synthetic lesson's), the y axis from 0 (9 classes: chance is 11%)."""
-    if ax_pair is None:
-        fig = new_figure(figsize=(10, 3.4))
-        ax_loss, ax_acc = fig.subplots(1, 2)
-    else:
-        fig, (ax_loss, ax_acc) = None, ax_pair
-    draw_curves(ax_loss, ax_acc, history, max_epochs)
-    ax_acc.axhline(1 / N_CLASSES, color="gray", ls="--", lw=1, label="chance (1/9)")
-    ax_acc.set_ylim(*acc_ylim)
-    ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    ax_loss.set_ylim(bottom=0)
-    ax_loss.legend(loc="best", fontsize=8)
-    ax_acc.legend(loc="best", fontsize=8)
-    ax_loss.set_title(title, fontsize=10, loc="left")
-    return fig
+CHANCE = Line(1 / N_CLASSES, "chance (1/9)", "gray", "--")
+
+
+def plot_curves(history: History, title: str, max_epochs: int | None = None, ax_pair=None):
+    """Loss and accuracy per epoch with the chance line, the y axis from 0 (9 classes)."""
+    return plot_learning_curves(history, title, max_epochs, (CHANCE,), (0.0, 1.02), ax_pair)
 
 
 def plot_curve_pairs(pairs: list[tuple[History, str]], max_epochs: int | None = None):

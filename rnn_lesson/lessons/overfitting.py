@@ -1,0 +1,355 @@
+"""Notebook 02, the experiment: the overfitting baseline, the lesson's fix, its task and claims.
+
+Everything here is the lesson's: its two configurations, its task (val >= 85%, train < 92%), the
+four hints and the solution, the claims the course makes about the two configurations (checked on
+every seed by `claims`, which the notebook, the CLI and the tests call), what the lesson claimed
+without measuring, and the dropout x hidden-size map. The runs themselves go through `runs.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from ..data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
+from ..models import ModelConfig
+from ..results import Group, Task, Verdict, format_spread
+from ..runs import Experiment, run_many
+from ..training import History, TrainConfig
+from ..ui.plots import TRAIN_COLOR, VAL_COLOR, Heatmap, Line, new_figure, plot_heatmaps, plot_learning_curves
+
+# ---------------------------------------------------------------------------------------------
+# The task and the two configurations
+
+TASK = Task(
+    min_val_acc=0.85,
+    max_train_acc=0.92,
+    hint_memorizes="the model memorizes the training set (label noise included): add dropout "
+    "(~0.3), shrink the hidden size (~32), lower the learning rate and turn on early stopping.",
+    hint_train_high="it generalizes but still memorizes noisy labels: a little more dropout or "
+    "early stopping that restores the best epoch.",
+    hint_val_low="train and val are both low, so the model underfits: less dropout, a larger "
+    "hidden size, a higher learning rate or more patience.",
+    hint_not_finite="the run diverged (NaN or infinite loss): lower the learning rate.",
+)
+BEST_POSSIBLE = COURSE_SPEC.best_possible_accuracy  # the Bayes limit of the course data
+
+BASELINE = Experiment(
+    name="baseline",
+    description="the overfitting model: a big RNN, no dropout, a high learning rate, 60 epochs",
+    model=ModelConfig(cell="rnn", hidden_size=128, num_layers=2, dropout=0.0),
+    train=TrainConfig(lr=3e-3, batch_size=32, max_epochs=60, early_stopping=False),
+)
+
+FIX = Experiment(
+    name="fix",
+    description="the lesson's fix: dropout 0.3 inside nn.RNN and after it, hidden 32, "
+    "Adam lr 1e-3, early stopping on val loss (patience 3) restoring the best weights",
+    model=ModelConfig(cell="rnn", hidden_size=32, num_layers=2, dropout=0.3),
+    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3),
+)
+
+EXPERIMENTS = {e.name: e for e in (BASELINE, FIX)}
+
+
+def check_task(result: History | tuple[float, float]) -> Verdict:
+    """The lesson's task on a run (its final metrics) or a (train_acc, val_acc) pair."""
+    return TASK.check(result)
+
+
+def missing_fixes(model: ModelConfig, training: TrainConfig) -> list[str]:
+    """Which of the lesson's four changes a setting does not have yet (for a targeted hint)."""
+    checks = [
+        (model.dropout >= 0.2, f"dropout ({FIX.model.dropout})"),
+        (model.hidden_size <= 64, f"a smaller hidden size ({FIX.model.hidden_size})"),
+        (training.lr <= FIX.train.lr, f"a lower learning rate ({FIX.train.lr:.0e})".replace("e-0", "e-")),
+        (training.early_stopping, "early stopping"),
+    ]
+    return [fix for present, fix in checks if not present]
+
+
+# ---------------------------------------------------------------------------------------------
+# The lesson's four hints and its solution (tests/test_overfitting.py checks their numbers)
+
+
+@dataclass(frozen=True)
+class Hint:
+    title: str
+    text: str  # simple HTML
+
+
+HINTS = (
+    Hint(
+        "Hint 1: dropout, in two places",
+        "Dropout zeroes a random fraction of activations at every training step, so the network "
+        "cannot rely on any single unit to remember a particular sequence. <code>nn.RNN(..., "
+        "dropout=p)</code> drops only <i>between</i> stacked layers (it needs <code>num_layers "
+        "&gt;= 2</code>, and PyTorch warns otherwise), never after the last one, so add an "
+        "<code>nn.Dropout(p)</code> on the RNN's output before the linear layer too. "
+        "Try dropout 0.3.",
+    ),
+    Hint(
+        "Hint 2: a smaller hidden size",
+        "With hidden size 128 the two-layer RNN has about 14 times as many weights as with 32, "
+        "for only 150 training sequences: enough capacity to memorize every one of them, the "
+        "flipped labels included. Try 32.",
+    ),
+    Hint(
+        "Hint 3: a lower learning rate",
+        "At 3e-3 the big model's validation loss is lowest after the first couple of epochs and "
+        "climbs from then on, while its train accuracy passes 95% within 5 epochs: the good "
+        "epoch is over almost at once. At 1e-3 the curves change slowly enough for early "
+        "stopping to find the best point.",
+    ),
+    Hint(
+        "Hint 4: early stopping that restores the best weights",
+        "Watch the validation loss after every epoch; stop when it has not improved for "
+        "<code>patience</code> epochs (3 here) and <b>restore the weights of the best epoch</b>. "
+        "Stopping alone keeps the last, already worse, weights: the lesson's own code does this "
+        "and then reports its best validation accuracy next to its last training accuracy.",
+    ),
+)
+
+SOLUTION = Hint(
+    "Solution: all four together",
+    "Dropout 0.3 inside <code>nn.RNN</code> and after it, hidden size 32, Adam with lr 1e-3, and "
+    "early stopping on validation loss with patience 3 that restores the best epoch. This is "
+    "<code>rnn_lesson.lessons.overfitting.FIX</code>; set the sliders to it (dropout 0.30, hidden "
+    "size 32, learning rate 1e-3, 2 layers, rnn, early stopping on) and the verdict turns green. "
+    "The results below measure it over several seeds.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's claims, required on every seed
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable sentence about a configuration's runs."""
+
+    text: str
+    holds: Callable[[History], bool]
+
+
+BASELINE_CLAIMS = (
+    Claim("train accuracy >= 96%", lambda h: h.final.train_acc >= 0.96),
+    Claim("val accuracy <= 82%", lambda h: h.final.val_acc <= 0.82),
+    Claim("train - val >= 15 points", lambda h: h.final.train_acc - h.final.val_acc >= 0.15),
+    Claim("val loss >= 0.8", lambda h: h.final.val_loss >= 0.8),
+)
+FIX_CLAIMS = (
+    Claim(f"the task passes (val >= {TASK.min_val_acc:.0%}, train < {TASK.max_train_acc:.0%})",
+          lambda h: TASK.check(h).passed),
+)
+CLAIMS = {"baseline": BASELINE_CLAIMS, "fix": FIX_CLAIMS}
+STRETCH_BASELINE_VAL = 0.75  # the baseline as far below the fix as the lesson's 70%
+
+
+def claims(groups: dict[str, Group | Sequence[History]]) -> list[str]:
+    """Every claim that some seed breaks, as 'name seed s: claim (values)'; [] when all hold.
+
+    `groups` maps a configuration's name to its runs. A NaN metric breaks every claim (every
+    comparison with NaN is false).
+    """
+    broken = []
+    for name, group in groups.items():
+        if name not in CLAIMS:
+            raise ValueError(f"no claims for {name!r}: choose one of {sorted(CLAIMS)}")
+        for run in group.runs if isinstance(group, Group) else group:
+            f = run.final
+            for claim in CLAIMS[name]:
+                if not claim.holds(run):
+                    broken.append(f"{name} seed {run.seed}: {claim.text} (train {f.train_acc:.1%}, "
+                                  f"val {f.val_acc:.1%}, val loss {f.val_loss:.3f})")
+    return broken
+
+
+def claim_texts(name: str) -> str:
+    return ", ".join(c.text for c in CLAIMS[name])
+
+
+def reproduce(
+    seeds: Iterable[int] = range(10),
+    experiments: Sequence[Experiment] = (BASELINE, FIX),
+    workers: int = 2,
+    cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Group]:
+    """Train every experiment on every seed: {name: Group of its runs, one per seed}."""
+    seeds = list(seeds)
+    jobs = [job for e in experiments for job in e.jobs(seeds)]
+    records = run_many(jobs, workers=workers, cache=cache, progress=progress)
+    return {e.name: Group(e.name, records[i * len(seeds):(i + 1) * len(seeds)])
+            for i, e in enumerate(experiments)}
+
+
+# What the lesson claims (it trained on random data, so these were never measured).
+LESSON_CLAIMS = {
+    "baseline": {"train_acc": 0.98, "val_acc": 0.70, "train_loss": 0.05, "val_loss": 0.85},
+    "fix": {"train_acc": 0.90, "val_acc": 0.87, "train_loss": 0.25, "val_loss": 0.40},
+}
+
+
+def lesson_comparison(groups: dict[str, Group]) -> str:
+    """The lesson's claimed numbers next to our measured mean [min-max] over seeds."""
+    lines = [f"{'':12s}{'lesson (claimed)':>18s}{'course (measured) mean [min-max]':>38s}"]
+    for name, claimed_metrics in LESSON_CLAIMS.items():
+        lines.append(f"{name}:")
+        for key, claimed in claimed_metrics.items():
+            measured = format_spread(key, groups[name].spread(key))
+            shown = f"{claimed:.1%}" if key.endswith("_acc") else f"{claimed:.3g}"
+            lines.append(f"  {key:10s}{shown:>18s}{measured:>38s}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The map: dropout x hidden size, everything else the fix's
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    dropouts: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    hidden_sizes: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    base: Experiment = FIX  # everything but dropout, hidden size and seed
+
+    def experiment(self, dropout: float, hidden: int) -> Experiment:
+        return dataclasses.replace(
+            self.base, name=f"dropout {dropout}, hidden {hidden}",
+            model=dataclasses.replace(self.base.model, dropout=dropout, hidden_size=hidden))
+
+
+@dataclass
+class MapResult:
+    config: MapConfig
+    cells: dict[tuple[float, int], Group]  # (dropout, hidden) -> its runs over the seeds
+
+    def grid(self, metric: str, stat: str = "mean") -> list[list[float]]:
+        """rows = dropouts, columns = hidden sizes; stat "mean", "low" or "high" over seeds."""
+        return [[getattr(self.cells[(d, h)].spread(metric), stat) for h in self.config.hidden_sizes]
+                for d in self.config.dropouts]
+
+    def passes(self, dropout: float, hidden: int) -> bool:
+        """The task, on the mean over seeds."""
+        cell = self.cells[(dropout, hidden)]
+        return TASK.check((cell.spread("train_acc").mean, cell.spread("val_acc").mean)).passed
+
+    def to_json(self) -> dict:
+        return {
+            "dropouts": list(self.config.dropouts),
+            "hidden_sizes": list(self.config.hidden_sizes),
+            "seeds": list(self.config.seeds),
+            "cells": [
+                {"dropout": d, "hidden_size": h, **{
+                    f"{metric}_{stat}": getattr(self.cells[(d, h)].spread(metric), key)
+                    for metric in ("val_acc", "train_acc", "gap")
+                    for stat, key in (("mean", "mean"), ("min", "low"), ("max", "high"))},
+                 "in_task_region": self.passes(d, h)}
+                for d in self.config.dropouts for h in self.config.hidden_sizes
+            ],
+        }
+
+
+def run_map(config: MapConfig = MapConfig(), workers: int = 2, cache: bool = True,
+            progress: Callable[[int, int], None] | None = None) -> MapResult:
+    """Train every cell of the map on every seed (cached runs are read, not retrained)."""
+    keys = [(d, h) for d in config.dropouts for h in config.hidden_sizes]
+    jobs = [job for d, h in keys for job in config.experiment(d, h).jobs(config.seeds)]
+    records = run_many(jobs, workers=workers, cache=cache, progress=progress)
+    n = len(config.seeds)
+    return MapResult(config, {key: Group(str(key), records[i * n:(i + 1) * n])
+                              for i, key in enumerate(keys)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+TASK_LINES = (
+    Line(TASK.min_val_acc, f"task: val >= {TASK.min_val_acc:.0%}", VAL_COLOR, "--"),
+    Line(TASK.max_train_acc, f"task: train < {TASK.max_train_acc:.0%}", TRAIN_COLOR, "--"),
+    Line(BEST_POSSIBLE, f"best possible ({BEST_POSSIBLE:.0%})", "black", ":"),
+)
+
+
+def plot_run(history: History, title: str | None = None, max_epochs: int | None = None):
+    """A run's learning curves with the task lines; the title defaults to the verdict."""
+    if title is None:
+        title = check_task(history).short()
+    return plot_learning_curves(history, title, max_epochs, TASK_LINES)
+
+
+def map_figure(result: MapResult, mark: tuple[float, int] | None = None):
+    """Val accuracy and the train-val gap over the map (means over seeds), the task region
+    outlined, `mark` (dropout, hidden size) ringed."""
+    config = result.config
+    val, gap = (tuple(result.grid(metric, stat) for stat in ("mean", "low", "high"))
+                for metric in ("val_acc", "gap"))
+    lowest_val = min(min(row) for row in val[0])
+    largest_gap = max(max(row) for row in gap[0])
+    # Colour scales fit the data, anchored at the task's line and the ceiling, and at a gap of 0.
+    panels = (Heatmap("validation accuracy (%), mean over seeds", *val, "viridis",
+                      min(lowest_val, TASK.min_val_acc) - 0.005, BEST_POSSIBLE),
+              Heatmap("train minus val accuracy (points), mean", *gap, "magma_r", 0.0,
+                      max(largest_gap * 1.15, 0.05)))
+    inside = [[result.passes(d, h) for h in config.hidden_sizes] for d in config.dropouts]
+    title = (f"{config.base.name} recipe, {len(config.seeds)} seeds per cell (small numbers: "
+             "min-max); green outline: the task passes on the mean; red ring: your sliders")
+    return plot_heatmaps(panels, config.dropouts, config.hidden_sizes, "dropout (inside and after "
+                         "the RNN)", "hidden size", inside, title, mark)
+
+
+def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec = COURSE_SPEC):
+    """Feature 0 (the signal) and the distractors of a few sequences of each class."""
+    fig = new_figure(figsize=(10, 3.4))
+    ax_signal, ax_noise = fig.subplots(1, 2)
+    steps = range(1, split.x.shape[1] + 1)
+    truth = ideal_predictions(split.x, spec)  # the class the ramp shows (labels may be flipped)
+    for label, color in ((0, "tab:purple"), (1, "tab:green")):
+        in_class = truth == label
+        rows = [i for i in range(len(split)) if split.y[i] == label and in_class[i]][:per_class]
+        for i in rows:
+            ax_signal.plot(steps, split.x[i, :, 0], color=color, alpha=0.3, lw=1)
+        ax_signal.plot(steps, split.x[in_class, :, 0].mean(dim=0), color=color, lw=3,
+                       label=f"class {label} ({'ramp down' if label == 0 else 'ramp up'}): "
+                             f"average of {int(in_class.sum())}")
+    ax_signal.set_title(f"feature 0: {per_class} sequences per class (thin) and the class averages",
+                        fontsize=10)
+    example = split.x[0, :, 1:]
+    for j in range(example.shape[1]):
+        ax_noise.plot(steps, example[:, j], lw=1, alpha=0.7)
+    ax_noise.set_title("features 1-9 of one sequence: noise and pulses", fontsize=10)
+    for ax in (ax_signal, ax_noise):
+        ax.set_xlabel("time step")
+        ax.set_xticks(range(1, split.x.shape[1] + 1, 2))
+        ax.grid(alpha=0.3)
+    ax_signal.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets (the notebook and the Voila app call these)
+
+
+def panel(start: Experiment = BASELINE, initial: History | None = None, **options):
+    """The experiment panel, judged by this lesson's task, starting from `start`."""
+    from ..ui.widgets import ExperimentPanel
+
+    return ExperimentPanel(start, TASK, TASK_LINES, missing_fixes, initial=initial, **options)
+
+
+def hint_panel():
+    from ..ui.widgets import HintPanel
+
+    return HintPanel((*HINTS, SOLUTION))
+
+
+def map_widget(result: MapResult, follow=None):
+    """The map's heatmaps, with a ring that follows the panel `follow`'s sliders."""
+    from ..ui.widgets import MapWidget
+
+    return MapWidget(lambda mark: map_figure(result, mark), follow)

@@ -1,0 +1,242 @@
+"""Many runs of the one `train()`: on worker processes, biggest first, cached on disk.
+
+Every multi-run experiment of the course (the seed tables, the ablation, the map, notebooks 03 and
+04) describes its runs as `Job`s and calls `run_many`. Results are `History` records without the
+model, in the order of the jobs, and equal a plain loop's to the bit (training is deterministic
+and does not depend on the number of threads or processes).
+
+Workers come from a "forkserver": a clean helper process that imports torch and the library once
+and forks the workers, which is safe inside Jupyter, unlike forking the kernel after torch has
+started its threads. Each worker trains with one torch thread (two workers on two cores).
+
+Each finished run is stored as a JSON file keyed by everything that decides its numbers: the
+configs, the data's fingerprint, the function that measured its extras, a hash of the code and the
+torch version. An entry is used only if it holds a valid record under the same key; anything else
+is recomputed (and overwritten), so a stale or corrupt file can never show up as a result.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import hashlib
+import inspect
+import json
+import multiprocessing
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .data import Dataset, load_course_data
+from .models import ModelConfig
+from .training import History, TrainConfig, train
+
+_HERE = Path(__file__).resolve().parent
+# The code whose change changes the numbers: a new hash invalidates every cached run.
+CODE_VERSION = hashlib.sha256(
+    b"".join((_HERE / name).read_bytes() for name in ("data.py", "models.py", "training.py"))
+).hexdigest()[:16]
+CACHE_ENV = "RNN_LESSON_CACHE"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A dataset a worker process can rebuild: a module-level function and its arguments."""
+
+    loader: Callable[..., Dataset] = load_course_data
+    args: tuple = ()
+
+    def load(self) -> Dataset:
+        return _load(self.loader, self.args)
+
+    def __str__(self) -> str:
+        return f"{self.loader.__module__}.{self.loader.__qualname__}{self.args!r}"
+
+
+@functools.lru_cache(maxsize=16)
+def _load(loader: Callable[..., Dataset], args: tuple) -> Dataset:
+    return loader(*args)
+
+
+COURSE_DATA = DataSource()
+
+Measure = Callable[[History, Dataset], dict]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run: the configs, the data, and optionally what to measure on the model.
+
+    `measure(history, data)` runs in the worker while the trained model is still there and
+    returns JSON values that land in `history.extras` (it must be a module-level function).
+    """
+
+    model: ModelConfig
+    train: TrainConfig
+    data: DataSource = COURSE_DATA
+    measure: Measure | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named configuration: what a lesson trains on several seeds (`jobs`)."""
+
+    name: str
+    description: str
+    model: ModelConfig
+    train: TrainConfig
+
+    def with_seed(self, seed: int) -> "Experiment":
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, seed=seed))
+
+    def jobs(self, seeds: Sequence[int], data: DataSource = COURSE_DATA,
+             measure: Measure | None = None) -> list[Job]:
+        return [Job(self.model, self.with_seed(s).train, data, measure) for s in seeds]
+
+    def run(self, seed: int = 0, data: Dataset | None = None, on_epoch_end=None) -> History:
+        """Train it once, in this process, keeping the model (`history.model`)."""
+        exp = self.with_seed(seed)
+        return train(exp.model, exp.train, data, on_epoch_end)
+
+
+def run_many(
+    jobs: Sequence[Job],
+    workers: int = 2,
+    cache: bool | Path = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[History]:
+    """Run every job (cached ones are read, not retrained); records in job order, no models.
+
+    `workers` processes train in parallel (1: in this process, one after the other); `cache`
+    is True for the default folder ($RNN_LESSON_CACHE or ~/.cache/rnn_lesson, then runs/), a
+    folder, or False; `progress(done, total)` is called after every run. If a run fails or the
+    learner interrupts, the queued runs are cancelled at once and the finished ones stay cached.
+    """
+    jobs = list(jobs)
+    folder = cache_folder() if cache is True else Path(cache) / "runs" if cache else None
+    keys = [cache_key(job) for job in jobs]
+    results: dict[int, History] = {}
+    for i, key in enumerate(keys):
+        stored = _read(folder, key)
+        if stored is not None:
+            results[i] = stored
+    todo = sorted((i for i in range(len(jobs)) if i not in results), key=lambda i: -_cost(jobs[i]))
+    total = len(jobs)
+    if progress is not None:
+        progress(len(results), total)
+    for i, record in _run_all([jobs[i] for i in todo], todo, workers):
+        results[i] = History.from_dict(record)
+        _write(folder, keys[i], record)
+        if progress is not None:
+            progress(len(results), total)
+    return [results[i] for i in range(len(jobs))]
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Train one job with the course's `train()`: its record as JSON values (runs in a worker)."""
+    data = job.data.load()
+    history = train(job.model, job.train, data)
+    if job.measure is not None:
+        history.extras = job.measure(history, data)
+    return history.to_dict()
+
+
+def _run_all(jobs: list[Job], indices: list[int], workers: int):
+    if workers <= 1 or len(jobs) <= 1:
+        for i, job in zip(indices, jobs):
+            yield i, run_job(job)
+        return
+    pool = concurrent.futures.ProcessPoolExecutor(
+        min(workers, len(jobs)), mp_context=_context(), initializer=_start_worker)
+    futures = {pool.submit(run_job, job): i for i, job in zip(indices, jobs)}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:  # a failed run or Ctrl-C: do not wait for the queued runs
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")  # Windows
+    context = multiprocessing.get_context("forkserver")
+    # Workers start with torch imported, and torch._dynamo, which the first optimizer of a
+    # process imports otherwise (about a second per worker).
+    context.set_forkserver_preload(["rnn_lesson.training", "torch._dynamo"])
+    return context
+
+
+def _start_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _cost(job: Job) -> float:
+    """A rough relative cost, so that the slowest runs start first and the workers end together."""
+    data = job.data.load()
+    cell = {"rnn": 1.0, "lstm": 4.0, "gru": 3.0}[job.model.cell]
+    width = job.model.hidden_size * (job.model.hidden_size + job.model.input_size)
+    epochs = job.train.max_epochs if not job.train.early_stopping else min(job.train.max_epochs, 20)
+    return len(data.train) * data.train.x.shape[1] * width * job.model.num_layers * cell * epochs
+
+
+# ---------------------------------------------------------------------------------------------
+# The disk cache
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "rnn_lesson") / "runs"
+
+
+def cache_key(job: Job) -> str:
+    """Everything that decides a run's numbers, as one string."""
+    measure = None
+    if job.measure is not None:
+        source = inspect.getsource(inspect.getmodule(job.measure))
+        measure = [job.measure.__module__, job.measure.__qualname__,
+                   hashlib.sha256(source.encode()).hexdigest()[:16]]
+    return json.dumps([dataclasses.asdict(job.model), dataclasses.asdict(job.train),
+                       _fingerprint(job.data), measure, CODE_VERSION, torch.__version__],
+                      sort_keys=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(source: DataSource) -> str:
+    return source.load().fingerprint()
+
+
+def _path(folder: Path, key: str) -> Path:
+    return folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+def _read(folder: Path | None, key: str) -> History | None:
+    """The cached record under `key`, or None if there is none or it is not a valid one."""
+    if folder is None:
+        return None
+    try:
+        entry = json.loads(_path(folder, key).read_text(encoding="utf-8"))
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        return History.from_dict(entry.get("record"))
+    except (OSError, UnicodeDecodeError, ValueError):  # missing, a folder, not JSON, invalid
+        return None
+
+
+def _write(folder: Path | None, key: str, record: dict[str, Any]) -> None:
+    if folder is None:
+        return
+    path = _path(folder, key)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"key": key, "record": record}), encoding="utf-8")
+        partial.replace(path)  # atomic: a reader never sees half a file
+    except OSError as error:  # the result is still returned; only the cache entry is lost
+        warnings.warn(f"could not write the run cache at {path}: {error}. Set {CACHE_ENV} to a "
+                      "writable folder to keep results between sessions.", stacklevel=3)

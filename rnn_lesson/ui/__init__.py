@@ -1,0 +1,1 @@
+"""What the learner sees: figures from run records (`plots`) and the widgets (`widgets`)."""

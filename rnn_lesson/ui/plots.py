@@ -1,0 +1,176 @@
+"""The course's figures, as matplotlib figures (the notebooks display them, the CLI saves them)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..training import History
+
+TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
+
+
+@dataclass(frozen=True)
+class Line:
+    """A horizontal reference line on an accuracy axis (a task line, a ceiling, chance)."""
+
+    y: float
+    label: str
+    color: str = "black"
+    style: str = ":"
+
+
+def plot_learning_curves(
+    history: History,
+    title: str = "",
+    max_epochs: int | None = None,
+    lines: Sequence[Line] = (),
+    acc_ylim: tuple[float, float] = (0.45, 1.02),
+    ax_pair=None,
+) -> Figure | None:
+    """Loss and accuracy per epoch, train vs val, the best epoch and the reference `lines` marked.
+
+    `max_epochs` fixes the x axis (so live redraws do not rescale). With `ax_pair` (loss, accuracy
+    axes of an existing figure) it draws there and returns None.
+    """
+    if ax_pair is None:
+        fig = new_figure(figsize=(10, 3.6))
+        ax_loss, ax_acc = fig.subplots(1, 2)
+    else:
+        fig, (ax_loss, ax_acc) = None, ax_pair
+    draw_curves(ax_loss, ax_acc, history, max_epochs)
+    for line in lines:
+        ax_acc.axhline(line.y, color=line.color, ls=line.style, lw=1, label=line.label)
+    ax_acc.set_ylim(*acc_ylim)
+    ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax_loss.set_ylim(bottom=0)
+    ax_loss.legend(loc="upper left", fontsize=8)
+    ax_acc.legend(loc="lower right", fontsize=8)
+    if title and fig is not None:
+        fig.suptitle(title, fontsize=10)
+    elif title:
+        ax_loss.set_title(title, fontsize=10, loc="left")
+    return fig
+
+
+def draw_curves(ax_loss, ax_acc, history: History, max_epochs: int | None = None) -> None:
+    """Train and val loss and accuracy per epoch on two axes, the best epoch marked."""
+    epochs = range(1, history.epochs + 1)
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
+        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
+        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
+        if history.best_epoch:
+            ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
+                       label=f"best val loss (epoch {history.best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
+        ax.grid(alpha=0.3)
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure that the caller displays or saves exactly once.
+
+    On the main thread it comes from pyplot (which registers Jupyter's inline display of figures)
+    and is closed at once, so it is not shown twice. pyplot is not thread-safe, so the panel's
+    worker thread gets a bare Figure instead.
+    """
+    if threading.current_thread() is threading.main_thread():
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        plt.close(fig)
+        return fig
+    return Figure(figsize=figsize, layout="constrained")
+
+
+CELL_COLORS = {"rnn": "tab:red", "lstm": "tab:green", "gru": "tab:purple"}
+CELL_LABELS = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """One panel of a grid figure: mean, low and high over seeds per cell (rows x columns)."""
+
+    title: str
+    mean: list[list[float]]
+    low: list[list[float]]
+    high: list[list[float]]
+    cmap: str
+    vmin: float
+    vmax: float
+
+
+def plot_heatmaps(
+    panels: Sequence[Heatmap],
+    rows: Sequence[float],
+    columns: Sequence[int],
+    row_label: str,
+    column_label: str,
+    inside: list[list[bool]],
+    title: str,
+    mark: tuple[float, float] | None = None,
+) -> Figure:
+    """Side-by-side heatmaps of a grid: the mean in each cell (percent) and the min-max below it.
+
+    Cells where `inside` is True are outlined in green; `mark` (row value, column value) puts a
+    red ring there (interpolated, columns on a log2 scale).
+    """
+    fig = new_figure(figsize=(12, 4.6))
+    axes = fig.subplots(1, len(panels))
+    for ax, panel in zip(axes, panels):
+        low, high = panel.vmin, panel.vmax
+        image = ax.imshow(panel.mean, cmap=panel.cmap, vmin=low, vmax=high, origin="lower",
+                          aspect="auto")
+        fig.colorbar(image, ax=ax, format=lambda v, _: f"{100 * v:.0f}")
+        image.set_extent((-0.5, len(columns) - 0.5, -0.5, len(rows) - 0.5))
+        for i, row in enumerate(panel.mean):
+            for j, value in enumerate(row):
+                shade = (value - low) / (high - low)
+                dark = shade < 0.55 if panel.cmap == "viridis" else shade > 0.45
+                color = "white" if dark else "black"
+                ax.text(j, i + 0.12, f"{100 * value:.1f}", ha="center", va="center",
+                        fontsize=8.5, color=color)
+                ax.text(j, i - 0.22, f"{100 * panel.low[i][j]:.1f}-{100 * panel.high[i][j]:.1f}",
+                        ha="center", va="center", fontsize=6.5, color=color)
+        _outline(ax, inside)
+        if mark is not None:
+            ax.plot(*_grid_position(rows, columns, mark), marker="o", ms=34, mfc="none",
+                    mec="red", mew=2.5)  # a ring: the cell's numbers stay readable
+        ax.set_xticks(range(len(columns)), [str(c) for c in columns])
+        ax.set_yticks(range(len(rows)), [f"{r:.1f}" for r in rows])
+        ax.set_xlabel(column_label)
+        ax.set_ylabel(row_label)
+        ax.set_title(panel.title, fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _outline(ax, inside: list[list[bool]]) -> None:
+    """Draw the border of the region of True cells (rows = y, columns = x)."""
+    rows, cols = len(inside), len(inside[0])
+
+    def on(i, j):
+        return 0 <= i < rows and 0 <= j < cols and inside[i][j]
+    for i in range(rows):
+        for j in range(cols):
+            if not inside[i][j]:
+                continue
+            for di, dj, xs, ys in ((-1, 0, (j - .5, j + .5), (i - .5, i - .5)),
+                                   (1, 0, (j - .5, j + .5), (i + .5, i + .5)),
+                                   (0, -1, (j - .5, j - .5), (i - .5, i + .5)),
+                                   (0, 1, (j + .5, j + .5), (i - .5, i + .5))):
+                if not on(i + di, j + dj):
+                    ax.plot(xs, ys, color="#00c853", lw=2.5, solid_capstyle="round")
+
+
+def _grid_position(rows: Sequence[float], columns: Sequence[int],
+                   mark: tuple[float, float]) -> tuple[float, float]:
+    """Where (row value, column value) falls on the grid, clamped to its edges."""
+    row, column = mark
+    y = np.interp(row, rows, range(len(rows)))
+    x = np.interp(np.log2(column), np.log2(columns), range(len(columns)))
+    return float(x), float(y)

@@ -1,0 +1,111 @@
+"""runs.run_many: workers give the numbers of a plain loop; the cache is used only when valid."""
+
+import dataclasses
+import json
+
+import pytest
+
+from rnn_lesson.lessons.overfitting import FIX
+from rnn_lesson.runs import Job, cache_key, run_many
+from rnn_lesson.training import History
+
+QUICK = dataclasses.replace(FIX, train=dataclasses.replace(FIX.train, max_epochs=2))
+JOBS = QUICK.jobs([0, 1]) + dataclasses.replace(
+    QUICK, model=dataclasses.replace(QUICK.model, hidden_size=8)).jobs([0, 1])
+
+
+def without_seconds(records):
+    return [{k: v for k, v in r.to_dict().items() if k != "seconds"} for r in records]
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return run_many(JOBS, workers=1, cache=False)
+
+
+def test_records_come_back_in_job_order_without_models(plain):
+    assert [(r.model_config.hidden_size, r.seed) for r in plain] == [(32, 0), (32, 1), (8, 0), (8, 1)]
+    assert all(r.model is None and r.epochs == 2 for r in plain)
+
+
+def test_parallel_workers_give_the_same_numbers_as_one_process(plain):
+    assert without_seconds(run_many(JOBS, workers=2, cache=False)) == without_seconds(plain)
+
+
+def test_the_cache_returns_stored_runs_and_only_trains_new_ones(tmp_path, plain):
+    first = run_many(JOBS, workers=1, cache=tmp_path)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 4
+    calls = []
+    again = run_many(JOBS, workers=1, cache=tmp_path, progress=lambda d, t: calls.append((d, t)))
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in first]
+    assert calls == [(4, 4)]  # everything read from the cache, nothing trained
+    more = run_many(JOBS + QUICK.jobs([2]), workers=1, cache=tmp_path,
+                    progress=lambda d, t: calls.append((d, t)))
+    assert calls[-2:] == [(4, 5), (5, 5)] and len(more) == 5
+
+
+def entry_path(folder, job):
+    import hashlib
+    return folder / "runs" / f"{hashlib.sha256(cache_key(job).encode()).hexdigest()}.json"
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda entry: json.dumps([1, 2]),  # a JSON list
+    lambda entry: "{not json",
+    lambda entry: json.dumps({**entry, "key": "another run"}),  # moved from another key
+    lambda entry: json.dumps({**entry, "record": {**entry["record"], "final": None}}),
+    lambda entry: json.dumps({**entry, "record": {k: v for k, v in entry["record"].items()
+                                                  if k != "val_acc"}}),  # a missing key
+    lambda entry: json.dumps({**entry, "record": {**entry["record"], "val_acc": [float("nan")] * 2}}),
+], ids=["list", "not-json", "other-key", "no-final", "missing-key", "nan"])
+def test_an_invalid_cache_entry_is_recomputed_never_trusted(tmp_path, corrupt, plain):
+    job = JOBS[0]
+    run_many([job], workers=1, cache=tmp_path)
+    path = entry_path(tmp_path, job)
+    path.write_text(corrupt(json.loads(path.read_text())))
+    again = run_many([job], workers=1, cache=tmp_path)
+    assert without_seconds(again) == without_seconds(plain[:1])
+    assert History.from_dict(json.loads(path.read_text())["record"])  # rewritten, valid
+
+
+def test_fake_results_under_the_right_key_are_rejected_when_not_a_run(tmp_path, plain):
+    job = JOBS[0]
+    run_many([job], workers=1, cache=tmp_path)
+    path = entry_path(tmp_path, job)
+    entry = json.loads(path.read_text())
+    entry["record"]["best_epoch"] = 99  # not one of its 2 epochs
+    path.write_text(json.dumps(entry))
+    assert run_many([job], workers=1, cache=tmp_path)[0].best_epoch == plain[0].best_epoch
+
+
+def test_a_folder_or_bad_bytes_in_place_of_an_entry_are_recomputed(tmp_path, plain):
+    job = JOBS[0]
+    path = entry_path(tmp_path, job)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe\x00")
+    assert without_seconds(run_many([job], workers=1, cache=tmp_path)) == without_seconds(plain[:1])
+    path.unlink()
+    path.mkdir()  # a folder where the entry should be: the run is returned, with a warning
+    with pytest.warns(UserWarning, match="could not write the run cache"):
+        assert len(run_many([job], workers=1, cache=tmp_path)) == 1
+
+
+def test_a_failing_run_cancels_the_queue_and_keeps_the_finished_runs(tmp_path):
+    broken = Job(QUICK.model, dataclasses.replace(QUICK.train, seed=7), measure=_fail)
+    jobs = JOBS[:1] + [broken] + QUICK.jobs(range(10, 20))
+    with pytest.raises(RuntimeError, match="measurement failed"):
+        run_many(jobs, workers=1, cache=tmp_path)
+    kept = list((tmp_path / "runs").glob("*.json"))
+    assert len(kept) == 1  # the run before the failure is cached; nothing after it was trained
+
+
+def test_a_failing_run_in_a_worker_stops_the_pool_early(tmp_path):
+    broken = Job(QUICK.model, dataclasses.replace(QUICK.train, seed=7), measure=_fail)
+    jobs = [broken] + QUICK.jobs(range(10, 40))
+    with pytest.raises(RuntimeError, match="measurement failed"):
+        run_many(jobs, workers=2, cache=tmp_path)
+    assert len(list((tmp_path / "runs").glob("*.json"))) < 30  # the queue was cancelled
+
+
+def _fail(history, data):
+    raise RuntimeError("measurement failed")
