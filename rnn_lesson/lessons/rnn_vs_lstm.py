@@ -102,12 +102,12 @@ def compare_cells(
 def format_comparison(rows: Sequence[Group]) -> str:
     """A plain-text table: accuracy mean [min-max] over seeds, parameters, seconds per epoch."""
     lines = [f"{'cell':6}{'val accuracy':>22}{'test accuracy':>22}{'parameters':>12}"
-             f"{'epochs':>16}{'seconds per epoch':>24}"]
+             f"{'epochs':>18}{'seconds per epoch':>24}"]
     for row in rows:
         epochs, seconds = row.spread("epochs"), seconds_per_epoch(row)
         lines.append(
             f"{row.name:6}{row.spread('val_acc').pct():>22}{row.spread('test_acc').pct():>22}"
-            f"{int(row.runs[0].extras['parameters']):>12,}{f'{epochs.mean:.1f} [{epochs.low}-{epochs.high}]':>16}"
+            f"{int(row.runs[0].extras['parameters']):>12,}{f'{epochs.mean:.1f} [{epochs.low:.0f}-{epochs.high:.0f}]':>18}"
             f"{f'{seconds.mean:.3f} [{seconds.low:.3f}-{seconds.high:.3f}]':>24}"
         )
     return "\n".join(lines)
