@@ -104,14 +104,23 @@ def main(
         stdout.write("No input to read answers from; run it in a terminal.\n")
         return 1
 
-    if args.ids:
+    if args.ids is not None:
+        ids = [i.strip() for i in args.ids.split(",") if i.strip()]
+        if not ids:
+            parser.error("--ids needs at least one question id, e.g. --ids p3,t6")
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            parser.error(f"--ids names {', '.join(duplicates)} more than once: each question "
+                         "is asked once")
         try:
-            questions = tuple(get_question(i) for i in args.ids.split(","))
+            questions = tuple(get_question(i) for i in ids)
         except ValueError as error:
             parser.error(str(error))
     else:
         questions = PRACTICE if args.practice else QUESTIONS
 
+    if hasattr(stdin, "reconfigure"):  # bytes that are not text become "?" and get a re-prompt
+        stdin.reconfigure(errors="replace")
     interactive = hasattr(stdin, "isatty") and stdin.isatty()
     title = "Practice: 5 questions" if args.practice else f"Test: {len(questions)} questions"
     stdout.write(f"nn.RNN quiz. {title}. Answer with a letter and press Enter.\n")

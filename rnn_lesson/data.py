@@ -24,6 +24,7 @@ hyperparameters, never the data.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -151,26 +152,37 @@ COURSE_SPEC = DatasetSpec()
 # Recorded once with `make_dataset(COURSE_SPEC).fingerprint()`; tests/test_data.py checks it.
 COURSE_FINGERPRINT = "7c8cf8aa1e6210eefe75081b84b99551b79893a3a1a645db9174b28e4d0ecadc"
 
-_course_cache: Dataset | None = None
+_verified: Dataset | None = None  # the course data of this process, checked
 
 
 def load_course_data(verify: bool = True) -> Dataset:
-    """The course's fixed dataset (generated once per process, then cached).
+    """The course's fixed dataset, checked against its recorded fingerprint.
 
-    With `verify`, the tensors are checked against the recorded fingerprint, so a changed
-    generator, spec or torch version is caught instead of silently teaching other numbers.
+    Generated once per process, then re-checked on every call (3 ms), so a changed generator,
+    spec or library version fails loudly, and tensors edited in place are regenerated (with a
+    warning) instead of silently teaching other numbers. `verify=False` returns a fresh,
+    unchecked copy that is never kept: it cannot stand in for the checked data later.
     """
-    global _course_cache
-    if _course_cache is None:
-        data = make_dataset(COURSE_SPEC)
-        if verify and data.fingerprint() != COURSE_FINGERPRINT:
-            raise RuntimeError(
-                f"The course data does not match its recorded fingerprint "
-                f"({data.fingerprint()[:12]}... != {COURSE_FINGERPRINT[:12]}...). The dataset must "
-                "never change: restore rnn_lesson/data.py and use the numpy and torch versions of requirements.txt."
-            )
-        _course_cache = data
-    return _course_cache
+    global _verified
+    if not verify:
+        return make_dataset(COURSE_SPEC)
+    if _verified is not None:
+        if _verified.fingerprint() == COURSE_FINGERPRINT:
+            return _verified
+        warnings.warn("the course data had been changed in place in this process; it was "
+                      "generated again from its seeds (copy tensors before editing them: "
+                      "x = data.train.x.clone())", stacklevel=2)
+        _verified = None
+    data = make_dataset(COURSE_SPEC)
+    if data.fingerprint() != COURSE_FINGERPRINT:
+        raise RuntimeError(
+            f"The course data does not match its recorded fingerprint "
+            f"({data.fingerprint()[:12]}... != {COURSE_FINGERPRINT[:12]}...). The dataset must "
+            "never change: restore rnn_lesson/data.py and use the numpy and torch versions of "
+            "requirements.txt."
+        )
+    _verified = data
+    return data
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -27,13 +28,35 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes!r}")
-        if not 0.0 <= self.dropout < 1.0:
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
+                or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
+                or not 0.0 <= self.dropout < 1.0:
             raise ValueError(
                 f"dropout must be in [0, 1), got {self.dropout!r}: it is the probability of zeroing "
                 "a unit, so 0 turns it off and 1 would zero everything. Try 0.3."
             )
+        needed = 16 * self.parameter_estimate()  # weights, gradients and Adam's two moments, float32
+        if needed > _memory_bytes():
+            raise ValueError(
+                f"hidden_size={self.hidden_size} with num_layers={self.num_layers} needs about "
+                f"{needed / 2**30:.0f} GiB to train, more than this machine has "
+                f"({_memory_bytes() / 2**30:.0f} GiB): the course uses 8 to 256 units")
+
+    def parameter_estimate(self) -> int:
+        """The number of weights of the model this config builds (without building it)."""
+        gates = {"rnn": 1, "lstm": 4, "gru": 3}[self.cell]
+        h = self.hidden_size
+        first = gates * h * (self.input_size + h + 2)
+        return first + (self.num_layers - 1) * gates * h * (2 * h + 2) + (h + 1) * self.num_classes
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on every OS: assume a laptop's 16 GiB
+        return 16 * 2**30
 
 
 class SequenceClassifier(nn.Module):

@@ -52,15 +52,11 @@ class DataSource:
     args: tuple = ()
 
     def load(self) -> Dataset:
-        return _load(self.loader, self.args)
+        """The data; loaders cache what is expensive themselves (and re-check what they cache)."""
+        return self.loader(*self.args)
 
     def __str__(self) -> str:
         return f"{self.loader.__module__}.{self.loader.__qualname__}{self.args!r}"
-
-
-@functools.lru_cache(maxsize=16)
-def _load(loader: Callable[..., Dataset], args: tuple) -> Dataset:
-    return loader(*args)
 
 
 COURSE_DATA = DataSource()

@@ -34,20 +34,46 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks CUDA when present, else the CPU
 
     def __post_init__(self) -> None:
+        _require_int(self, "batch_size", "max_epochs", "patience", "seed")
+        _require_number(self, "lr", "weight_decay")
         checks = [
-            (self.lr > 0, f"lr must be > 0, got {self.lr!r} (the lesson's fix uses 1e-3)"),
+            (0 < self.lr <= 10, f"lr must be a number > 0 and <= 10, got {self.lr!r}: Adam's useful "
+             "range is about 1e-4 to 1e-2 (the lesson's fix uses 1e-3)"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}"),
             (self.max_epochs >= 1, f"max_epochs must be >= 1, got {self.max_epochs!r}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}"),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay),
+             f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience!r}"),
-            (
-                self.grad_clip is None or self.grad_clip > 0,
-                f"grad_clip must be > 0 or None, got {self.grad_clip!r}",
-            ),
+            (self.grad_clip is None or (isinstance(self.grad_clip, (int, float))
+                                        and not isinstance(self.grad_clip, bool)
+                                        and 0 < self.grad_clip < math.inf),
+             f"grad_clip must be a finite number > 0 or None, got {self.grad_clip!r}"),
+            (isinstance(self.early_stopping, bool),
+             f"early_stopping must be True or False, got {self.early_stopping!r}"),
+            (self.num_threads is None or (isinstance(self.num_threads, int) and self.num_threads >= 1),
+             f"num_threads must be an integer >= 1 or None, got {self.num_threads!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+
+def _require_int(config: object, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+
+
+def _require_number(config: object, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the run's numbers would mean nothing."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +183,7 @@ def train(
     The same configs and data give bit-identical histories on the same machine.
     """
     data = load_course_data() if data is None else data
+    check_data(data, model_config)  # before any work: a clear message, not a torch traceback
     device = _pick_device(train_config.device)
     train_set, val_set, test_set = (_to(s, device) for s in (data.train, data.val, data.test))
     history = History(model_config=model_config, train_config=train_config)
@@ -174,6 +201,7 @@ def train(
             _train_one_epoch(model, optimizer, train_set, train_config, order)
             # num_threads=None: keep the thread count this run was configured with
             history.record(evaluate(model, train_set, None), evaluate(model, val_set, None))
+            _check_finite(history, train_config)
             if history.val_loss[-1] < best_loss:
                 best_loss, history.best_epoch, waited = history.val_loss[-1], epoch, 0
                 if train_config.early_stopping:
@@ -199,6 +227,57 @@ def train(
     history.model = model
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _check_finite(history: History, config: TrainConfig) -> None:
+    losses = {"train": history.train_loss[-1], "validation": history.val_loss[-1]}
+    broken = {name: value for name, value in losses.items() if not math.isfinite(value)}
+    if broken:
+        name, value = next(iter(broken.items()))
+        raise TrainingDiverged(
+            f"training diverged at epoch {history.epochs}: the {name} loss is {value} with "
+            f"lr={config.lr:g}. Lower the learning rate (the lesson's fix uses 1e-3) or clip the "
+            "gradients (grad_clip=1.0).")
+
+
+def check_data(data: Dataset, model_config: ModelConfig) -> None:
+    """ValueError naming the split, the problem and the fix, for data `train()` cannot use."""
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        where = f"the {name} split"
+        if not isinstance(split.x, torch.Tensor) or not isinstance(split.y, torch.Tensor):
+            raise ValueError(f"{where} needs tensors x and y, got {type(split.x).__name__} and "
+                             f"{type(split.y).__name__}: convert them with torch.as_tensor")
+        if split.x.dim() != 3 or split.x.shape[-1] != model_config.input_size:
+            raise ValueError(f"{where} has x of shape {tuple(split.x.shape)}; the model needs "
+                             f"(batch, seq_len, {model_config.input_size})")
+        if not split.x.is_floating_point():
+            raise ValueError(f"{where} has x of dtype {split.x.dtype}: use x.float()")
+        if split.y.dim() != 1 or len(split.y) != len(split.x):
+            raise ValueError(f"{where} has {len(split.x)} sequences but y of shape "
+                             f"{tuple(split.y.shape)}: one label per sequence is needed")
+        if len(split.y) == 0:
+            raise ValueError(f"{where} is empty")
+        if split.y.dtype != torch.int64:
+            raise ValueError(f"{where} has labels of dtype {split.y.dtype}: class indices must "
+                             "be torch.int64 (y.long()), not one-hot or float")
+        low, high = int(split.y.min()), int(split.y.max())
+        if low < 0 or high >= model_config.num_classes:
+            raise ValueError(f"{where} has labels from {low} to {high}, but the model has "
+                             f"num_classes={model_config.num_classes}: labels must be 0..."
+                             f"{model_config.num_classes - 1}")
+        if not torch.isfinite(split.x).all():
+            bad = int((~torch.isfinite(split.x)).sum())
+            raise ValueError(f"{where} has {bad} NaN or infinite values in x: fix or drop "
+                             "those sequences before training")
+        if split.lengths is not None:
+            lengths = split.lengths
+            if lengths.dtype != torch.int64 or lengths.shape != (len(split.x),):
+                raise ValueError(f"{where} has lengths of dtype {lengths.dtype} and shape "
+                                 f"{tuple(lengths.shape)}: one torch.int64 per sequence")
+            if int(lengths.min()) < 1 or int(lengths.max()) > split.x.shape[1]:
+                raise ValueError(f"{where} has lengths from {int(lengths.min())} to "
+                                 f"{int(lengths.max())}: each must be in 1..{split.x.shape[1]}")
 
 
 def _train_one_epoch(

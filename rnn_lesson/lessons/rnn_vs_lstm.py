@@ -16,6 +16,7 @@ each run's record keeps its parameter count and the gradient profile of its trai
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -60,9 +61,15 @@ def measure_run(history: History, data: Dataset) -> dict:
             "grad_norms": gradient_norm_per_step(history.model, data.val).tolist()}
 
 
+@functools.lru_cache(maxsize=8)
+def dataset_for(spec: DatasetSpec) -> Dataset:
+    """The data of a spec, generated once per process."""
+    return make_dataset(spec)
+
+
 def data_for(spec: DatasetSpec) -> DataSource:
     """The course data (fingerprint-checked) for the course spec, else the spec's own data."""
-    return COURSE_DATA if spec == COURSE_SPEC else DataSource(make_dataset, (spec,))
+    return COURSE_DATA if spec == COURSE_SPEC else DataSource(dataset_for, (spec,))
 
 
 def run_cells(models: list[tuple[ModelConfig, TrainConfig, DatasetSpec]], workers: int = 2,
