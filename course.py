@@ -51,8 +51,10 @@ def run(args: list[str], env: dict[str, str] | None = None) -> None:
 
 def execute(notebooks: list[Path], extra: list[str]) -> None:
     """Re-run notebooks top to bottom and save them with clean, diff-friendly outputs."""
-    # An empty cache: the saved outputs show fresh runs, not reads of this machine's cache.
-    env = {**os.environ, "RNN_LESSON_CACHE": tempfile.mkdtemp(prefix="rnn-lesson-cache-")}
+    # An empty cache and no progress: the saved outputs show fresh runs and a new learner.
+    scratch = tempfile.mkdtemp(prefix="rnn-lesson-execute-")
+    env = {**os.environ, "RNN_LESSON_CACHE": scratch,
+           "RNN_LESSON_PROGRESS": os.path.join(scratch, "progress.json")}
     for notebook in notebooks:
         print(f"executing {notebook.relative_to(ROOT)}", flush=True)
         run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
@@ -75,8 +77,11 @@ def main() -> None:
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
         run([str(PYTHON), "-m", "jupyter", "lab", "--ip=127.0.0.1", "notebooks/"] + as_root + extra)
     elif command == "test":
+        # The notebooks' quizzes must not read or write the learner's own progress file.
+        progress = os.path.join(tempfile.mkdtemp(prefix="rnn-lesson-test-"), "progress.json")
         run([str(PYTHON), "-m", "pytest", "tests", "notebooks",
-             "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"] + extra)
+             "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider"] + extra,
+            env={**os.environ, "RNN_LESSON_PROGRESS": progress})
     elif command == "app":
         run([str(PYTHON), "-m", "voila", "app/experiment_app.ipynb", "--Voila.ip=127.0.0.1"] + extra)
     elif command == "execute":

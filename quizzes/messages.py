@@ -25,3 +25,8 @@ def hint(text: str | None) -> str:
 def reveal(answer: str, answer_text: str) -> str:
     """The right answer, once it may be shown (the terminal quiz, the test's review)."""
     return f"Answer: {answer}. {answer_text}"
+
+
+def saved(date: str) -> str:
+    """Under an answer restored from the progress file."""
+    return f"(Your answer from {date.replace('T', ' ')}, kept in your progress file.)"

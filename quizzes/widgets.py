@@ -18,6 +18,7 @@ from typing import Any
 
 from . import messages
 from .checker import CheckResult, check, normalize_letter
+from .progress import Progress
 from .questions import QUESTIONS, Question, get_question
 from .session import QuizSession
 
@@ -98,13 +99,15 @@ class _Card:
 class QuestionCard(_Card):
     """One question: prompt, code, radio buttons, a Check button and feedback."""
 
-    def __init__(self, question: Question) -> None:
+    def __init__(self, question: Question, progress: Progress | None = None) -> None:
         w = _ipywidgets()
         self.question = question
+        self.progress = Progress() if progress is None else progress
         self._label = f"quizzes question {question.id}"
         self.attempts = 0
         self.result: CheckResult | None = None
         self._message: tuple[str, str] | None = None  # (tone, plain text) for non-result notes
+        self._saved_note = ""
 
         self.radio = w.RadioButtons(
             options=_options(question), value=None, layout=w.Layout(width="auto")
@@ -125,6 +128,19 @@ class QuestionCard(_Card):
                 margin="4px 0",
             ),
         )
+        self._restore()
+
+    def _restore(self) -> None:
+        """Show the learner's last answer from the progress file, as it was graded."""
+        saved = self.progress.answer(self.question.id)
+        if saved and saved.get("answer") in self.question.options:
+            self.radio.value = saved["answer"]
+            self.attempts = int(saved.get("attempts", 1))
+            self.result = check(self.question.id, saved["answer"])
+            self._saved_note = messages.saved(str(saved.get("at", "")))
+        if self.progress.problem:
+            self._message = ("info", self.progress.problem)
+        self.feedback.value = self._feedback_html()
 
     def select(self, letter: str) -> None:
         """Choose an option, as clicking its radio button does."""
@@ -138,6 +154,8 @@ class QuestionCard(_Card):
         else:
             self.attempts += 1
             self.result = check(self.question.id, self.radio.value)
+            self._saved_note = ""
+            self.progress.record_answer(self.question.id, self.result.chosen, self.result.correct)
             self._message = None
         self.feedback.value = self._feedback_html()
         return self.result
@@ -160,6 +178,11 @@ class QuestionCard(_Card):
         r = self.result
         if r is None:
             return ""
+        note = (f"<div style='margin-top:4px;color:var(--jp-ui-font-color2,#555)'>"
+                f"{_esc(self._saved_note)}</div>") if self._saved_note else ""
+        return self._result_html(r) + note
+
+    def _result_html(self, r: CheckResult) -> str:
         if r.correct:
             return _tone_box(
                 "right",
@@ -180,9 +203,15 @@ class TestCard(_Card):
     __test__ = False  # not a pytest class, despite the name
     _label = "quizzes test"
 
-    def __init__(self, questions: tuple[Question, ...] = QUESTIONS) -> None:
+    def __init__(self, questions: tuple[Question, ...] = QUESTIONS,
+                 progress: Progress | None = None) -> None:
         w = _ipywidgets()
+        self.progress = Progress() if progress is None else progress
         self.session = QuizSession(tuple(questions))
+        ids = {q.id: q for q in self.session.questions}
+        for qid, letter in self.progress.test_answers().items():  # answers of an earlier visit
+            if qid in ids and letter in ids[qid].options:
+                self.session.answers[qid] = letter
         self.index = 0
         self.done = False
         self._syncing = False  # set while we move the radio, so it isn't read as an answer
@@ -242,10 +271,15 @@ class TestCard(_Card):
     def finish(self) -> str:
         """Score the test and show the review; returns the score line."""
         self.done = True
+        self.progress.record_test_score(self.session.score, len(self.session.questions),
+                                        self.session.score_by_difficulty())
         self._render()
         return self.score_text
 
     def restart(self) -> None:
+        for q in self.session.questions:
+            if q.id in self.session.answers:
+                self.progress.record_test_answer(q.id, None)
         self.session.reset()
         self.index = 0
         self.done = False
@@ -254,6 +288,7 @@ class TestCard(_Card):
     def _on_radio(self, change: dict[str, Any]) -> None:
         if not self._syncing and change["new"] is not None:
             self.session.answer(self.question.id, change["new"])
+            self.progress.record_test_answer(self.question.id, change["new"])
             self._render()
 
     # What the learner sees.

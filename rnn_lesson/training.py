@@ -175,12 +175,16 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     data: Dataset | None = None,
     on_epoch_end: EpochCallback | None = None,
+    build: Callable[[], nn.Module] | None = None,
 ) -> History:
     """Train a fresh model and return its History (the trained model is `history.model`).
 
     `on_epoch_end(history)` is called after every epoch with the metrics so far; return True from
     it to stop the run (a notebook uses it to redraw curves live and to cancel).
-    The same configs and data give bit-identical histories on the same machine.
+    `build()` makes the model instead of `build_model(model_config)`: a learner's own nn.Module
+    (called after seeding, so its initial weights are reproducible too; `model_config` then
+    describes its input and output sizes). The same configs and data give bit-identical
+    histories on the same machine.
     """
     data = load_course_data() if data is None else data
     check_data(data, model_config)  # before any work: a clear message, not a torch traceback
@@ -191,7 +195,7 @@ def train(
     # fork_rng keeps the learner's global RNG untouched while we seed ours.
     with _threads(train_config.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
-        model = build_model(model_config).to(device)
+        model = (build_model(model_config) if build is None else build()).to(device)
         optimizer = torch.optim.Adam(
             model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
         )
@@ -291,7 +295,7 @@ def _train_one_epoch(
     permutation = torch.randperm(len(split), generator=order).to(split.x.device)
     for batch in permutation.split(config.batch_size):
         lengths = None if split.lengths is None else split.lengths[batch]
-        loss = F.cross_entropy(model(split.x[batch], lengths), split.y[batch])
+        loss = F.cross_entropy(_forward(model, split.x[batch], lengths), split.y[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
@@ -304,10 +308,15 @@ def evaluate(model: nn.Module, split: Split, num_threads: int | None = 1) -> tup
     """(mean cross-entropy loss, accuracy as a fraction) on a whole split, in eval mode."""
     model.eval()
     with _threads(num_threads):
-        logits = model(split.x, split.lengths)
+        logits = _forward(model, split.x, split.lengths)
     loss = F.cross_entropy(logits, split.y).item()
     accuracy = (logits.argmax(dim=1) == split.y).float().mean().item()
     return loss, accuracy
+
+
+def _forward(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """A learner's model may take only x (the lesson's `forward(self, x)`)."""
+    return model(x) if lengths is None else model(x, lengths)
 
 
 def _pick_device(name: str) -> torch.device:

@@ -12,3 +12,9 @@ def baseline_history():
 @pytest.fixture(scope="session")
 def fix_history():
     return FIX.run(seed=0)
+
+
+@pytest.fixture(autouse=True)
+def own_progress_file(tmp_path, monkeypatch):
+    """Every test writes its progress to its own file, never the learner's."""
+    monkeypatch.setenv("RNN_LESSON_PROGRESS", str(tmp_path / "progress.json"))

@@ -1,0 +1,95 @@
+"""Progress that lasts: answers, test scores and verdicts survive a restart and two open notebooks;
+a broken file is set aside with a message and nothing else is lost."""
+
+import json
+import multiprocessing
+
+import pytest
+
+import quizzes
+from quizzes.progress import Progress
+from quizzes.widgets import QuestionCard, TestCard
+
+
+def test_an_answer_survives_a_kernel_restart(tmp_path):
+    path = tmp_path / "progress.json"
+    card = QuestionCard(quizzes.get_question("p3"), Progress(path))
+    card.select("A")
+    card.check()
+    card.select("D")
+    card.check()
+    again = QuestionCard(quizzes.get_question("p3"), Progress(path))  # a new kernel, a new card
+    assert again.radio.value == "D" and again.result.correct and again.attempts == 2
+    assert "kept in your progress file" in again.feedback.value
+    saved = Progress(path).answer("p3")
+    assert saved["solved"] and saved["attempts"] == 2
+
+
+def test_the_test_keeps_its_answers_and_its_score(tmp_path):
+    path = tmp_path / "progress.json"
+    card = TestCard(quizzes.QUESTIONS, Progress(path))
+    card.select("A")
+    card.next()
+    card.select("C")
+    again = TestCard(quizzes.QUESTIONS, Progress(path))
+    assert again.session.answers == {"p1": "A", "p2": "C"}
+    again.finish()
+    score = Progress(path).load()["test"]["score"]
+    assert score["correct"] == 2 and score["total"] == 10 and score["by_difficulty"]["easy"] == [2, 3]
+    again.restart()
+    assert Progress(path).test_answers() == {}
+
+
+def _answer_many(path: str, prefix: str) -> None:
+    progress = Progress(path)
+    for i in range(25):
+        progress.record_answer(f"{prefix}{i}", "A", True)
+
+
+def test_two_notebooks_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "progress.json")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_answer_many, args=(path, p)) for p in ("x", "y")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert all(w.exitcode == 0 for w in workers)
+    assert len(Progress(path).load()["practice"]) == 50
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"practice": []}', b"\xff\xfe"],
+                         ids=["not-json", "list", "wrong-shape", "not-text"])
+def test_an_unreadable_file_is_set_aside_and_the_course_goes_on(tmp_path, content):
+    path = tmp_path / "progress.json"
+    path.write_bytes(content)
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    assert "was kept as" in progress.problem
+    kept = list(tmp_path.glob("progress.json.unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == content  # nothing the learner had is lost
+    assert Progress(path).answer("p1")["correct"]
+
+
+def test_a_folder_in_place_of_the_file_is_reported_and_answers_are_kept_in_memory(tmp_path):
+    path = tmp_path / "progress.json"
+    path.mkdir()
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    assert "is a folder" in progress.problem and progress.answer("p1")["correct"]
+    card = QuestionCard(quizzes.get_question("p1"), Progress(path))
+    assert "is a folder" in card.feedback.value
+
+
+def test_reset_starts_over_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    kept = progress.reset()
+    assert Progress(path).answer("p1") is None
+    assert json.loads(kept.read_text())["practice"]["p1"]["correct"]
+
+
+def test_the_default_path_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNN_LESSON_PROGRESS", str(tmp_path / "mine.json"))
+    assert Progress().path == tmp_path / "mine.json"
