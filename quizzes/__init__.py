@@ -18,7 +18,7 @@ from .questions import COURSE, PRACTICE, QUESTIONS, Question, get_question, ques
 from .session import QuizSession
 
 if TYPE_CHECKING:
-    from .widgets import QuestionCard, TestCard
+    from .widgets import ProgressCard, QuestionCard, TestCard
 
 __all__ = [
     "COURSE",
@@ -31,6 +31,7 @@ __all__ = [
     "get_question",
     "question_ids",
     "show",
+    "show_progress",
     "show_test",
 ]
 
@@ -40,6 +41,13 @@ def show(question_id: str) -> "QuestionCard":
     from .widgets import show as _show  # keeps ipywidgets out of plain imports
 
     return _show(question_id)
+
+
+def show_progress() -> "ProgressCard":
+    """Everything the learner has done so far (saved across kernels), with a reset button."""
+    from .widgets import show_progress as _show_progress
+
+    return _show_progress()
 
 
 def show_test(question_ids: list[str] | None = None) -> "TestCard":

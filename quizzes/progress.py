@@ -188,3 +188,37 @@ def _shape_problem(record: Any) -> str:
         if not isinstance(record.get(name), kind):
             return f"its '{name}' part is missing or not a {kind.__name__}"
     return ""
+
+
+def report(record: dict[str, Any]) -> str:
+    """Everything in a progress record, as the plain text the progress cell shows."""
+    from .questions import NOTEBOOK_OF, get_question
+
+    lines = ["Practice questions, by notebook:"]
+    by_notebook: dict[str, list[str]] = {}
+    for qid, notebook in NOTEBOOK_OF.items():
+        entry = record["practice"].get(qid)
+        state = ("not answered yet" if entry is None else
+                 f"solved in {entry['attempts']} tr{'y' if entry['attempts'] == 1 else 'ies'}"
+                 if entry.get("solved") else f"answered {entry['answer']}, not right yet")
+        by_notebook.setdefault(notebook, []).append(f"{qid} {state}")
+    for notebook, items in sorted(by_notebook.items()):
+        solved = sum("solved" in item for item in items)
+        lines.append(f"  notebook {notebook}: {solved}/{len(items)} solved ({'; '.join(items)})")
+    score = record["test"].get("score")
+    if score:
+        parts = ", ".join(f"{d} {c}/{t}" for d, (c, t) in score["by_difficulty"].items())
+        lines.append(f"Test: {score['correct']}/{score['total']} ({parts}), {score['at'].replace('T', ' ')}")
+    else:
+        answered = len(record["test"].get("answers", {}))
+        lines.append(f"Test: not scored yet ({answered} of 10 answered)")
+    if record["verdicts"]:
+        for task, v in record["verdicts"].items():
+            numbers = ", ".join(f"{k.replace('_acc', '')} {v[k]:.1%}" for k in ("val_acc", "train_acc")
+                                if isinstance(v.get(k), (int, float)))
+            lines.append(f"Task '{task}': {'passed' if v['passed'] else 'not passed'} ({numbers}; "
+                         f"{v.get('settings', '')}), {str(v.get('at', '')).replace('T', ' ')}")
+    else:
+        lines.append("Tasks: none graded yet (notebook 02: check_my_fix)")
+    lines.append(f"Runs in the panel's log: {len(record['runs'])}")
+    return "\n".join(lines)

@@ -386,11 +386,76 @@ COURSE: tuple[Question, ...] = (
     ),
 )
 
+# Diagnose the curves (notebook 05): one question per learning-curve picture, the same four
+# diagnoses as options each time. The pictures come from the course's own runs, and
+# rnn_lesson.lessons.diagnose checks that each shows what its answer says.
+DIAGNOSES = {
+    "A": "Overfitting: train accuracy keeps climbing while the validation loss rises after an "
+         "early minimum. Regularize (dropout, a smaller model, a lower learning rate) and stop early.",
+    "B": "Undertrained: train and validation are both still improving when training ends. "
+         "Train longer, or raise the learning rate.",
+    "C": "Healthy: the validation loss bottoms out and early stopping keeps that epoch, with "
+         "train and validation close together. Keep it.",
+    "D": "Unstable: the curves jump up and down from one epoch to the next and never settle. "
+         "Lower the learning rate.",
+}
+
+
+def _diagnosis(qid: str, picture: str, answer: str, difficulty: Difficulty, hint: str,
+               explanation: str, wrong: dict[str, str]) -> Question:
+    return Question(id=qid, prompt=f"Look at {picture}. What is happening, and which change helps?",
+                    options=dict(DIAGNOSES), answer=answer, difficulty=difficulty, hint=hint,
+                    explanation=explanation, common_mistakes=(), wrong_option_hints=wrong,
+                    source="course")
+
+
+_WRONG = {
+    "A": "Overfitting needs a train curve far above validation and a validation loss that turns "
+         "upward; look at both panels again.",
+    "B": "Undertrained curves rise smoothly to the last epoch; are these smooth, and still rising?",
+    "C": "A healthy run has a validation loss with one clear minimum and train close to "
+         "validation; is that what you see?",
+    "D": "Unstable curves zigzag from epoch to epoch; these move steadily.",
+}
+
+DIAGNOSE: tuple[Question, ...] = (
+    _diagnosis("d1", "picture 1", "D", "easy", "Follow one curve epoch by epoch: does it move "
+               "steadily?", "At this learning rate each Adam step is too large: the weights jump "
+               "between bad regions, so accuracy zigzags and never settles. A lower learning rate "
+               "(the lesson's 1e-3) lets it converge.", {k: v for k, v in _WRONG.items() if k != "D"}),
+    _diagnosis("d2", "picture 2", "A", "easy", "Compare where the validation loss is lowest with "
+               "where training stops.", "Train accuracy reaches 100% while the validation loss "
+               "climbs from its first epochs on: the network memorizes the training set, flipped "
+               "labels included. That is the lesson's problem, and its four changes are the cure.",
+               {k: v for k, v in _WRONG.items() if k != "A"}),
+    _diagnosis("d3", "picture 3", "B", "medium", "Is the last epoch the best one so far?",
+               "Both accuracies are still rising and the validation loss is still falling at the "
+               "last epoch: the run stopped before it learned the task. Nothing is overfitting yet; "
+               "it needs more epochs or a larger learning rate.",
+               {k: v for k, v in _WRONG.items() if k != "B"}),
+    _diagnosis("d4", "picture 4", "C", "medium", "Where is the dotted line (the kept epoch) "
+               "relative to the validation loss's minimum?", "The validation loss reaches its "
+               "minimum, rises for a few epochs, early stopping ends the run and restores the best "
+               "epoch: train and validation stay a few points apart, near the 90% ceiling.",
+               {k: v for k, v in _WRONG.items() if k != "C"}),
+    _diagnosis("d5", "picture 5 (real data: 27 recordings of 9 speakers)", "A", "hard",
+               "Nine classes: chance is 11%, so judge the gap, not the level.", "Train accuracy is "
+               "100% on 27 recordings while validation stays far below and its loss climbs after "
+               "an early minimum: the same overfitting on real data. Here more data helps most "
+               "(notebook 04).", {k: v for k, v in _WRONG.items() if k != "A"}),
+)
+
 # The ten-question test: the lesson's five, then ours.
 QUESTIONS: tuple[Question, ...] = PRACTICE + COURSE
-_BY_ID: dict[str, Question] = {q.id: q for q in QUESTIONS}
-if len(_BY_ID) != len(QUESTIONS):
+_BY_ID: dict[str, Question] = {q.id: q for q in QUESTIONS + DIAGNOSE}
+if len(_BY_ID) != len(QUESTIONS) + len(DIAGNOSE):
     raise ValueError("duplicate question ids")
+
+
+# Where each question is asked as practice (the test asks p1-t10 again, in notebook 05).
+NOTEBOOK_OF = {"p1": "01", "p2": "01", "p3": "01", "t6": "01", "p4": "01", "p5": "01",
+               "t8": "02", "t7": "02", "t9": "02", "t10": "03",
+               "d1": "05", "d2": "05", "d3": "05", "d4": "05", "d5": "05"}
 
 
 def question_ids() -> list[str]:

@@ -373,3 +373,51 @@ def show_test(question_ids: list[str] | None = None) -> TestCard:
     """The ten-question test (or the given ids) as a notebook widget."""
     questions = QUESTIONS if question_ids is None else tuple(map(get_question, question_ids))
     return TestCard(questions)
+
+
+class ProgressCard(_Card):
+    """The progress cell: everything saved so far, where it is, and a two-click reset."""
+
+    _label = "quizzes progress"
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        from .progress import report
+
+        w = _ipywidgets()
+        self.progress = Progress() if progress is None else progress
+        self._report = report
+        self.text = w.HTML()
+        self.reset_button = w.Button(description="Reset my progress", icon="trash")
+        self.reset_button.on_click(lambda _b: self.reset())
+        self._armed = False
+        self.widget = w.VBox([self.text, self.reset_button], layout=w.Layout(
+            border="1px solid var(--jp-border-color2, #ccc)", padding="6px 12px", margin="4px 0"))
+        self.refresh()
+
+    @property
+    def summary(self) -> str:
+        return self._report(self.progress.load())
+
+    def refresh(self, note: str = "") -> None:
+        problem = f"\n{self.progress.problem}" if self.progress.problem else ""
+        body = f"{self.summary}\n(saved in {self.progress.path}){problem}{note}"
+        self.text.value = f"<pre style='white-space:pre-wrap;margin:0'>{_esc(body)}</pre>"
+
+    def reset(self) -> None:
+        """First click asks, second click resets (the old file is kept beside the new one)."""
+        if not self._armed:
+            self._armed = True
+            self.reset_button.description = "Click again to reset"
+            self.reset_button.button_style = "danger"
+            return
+        kept = self.progress.reset()
+        self._armed = False
+        self.reset_button.description, self.reset_button.button_style = "Reset my progress", ""
+        self.refresh(f"\nReset. The old progress was kept as {kept}." if kept else "\nReset.")
+
+    def __repr__(self) -> str:
+        return self.summary
+
+
+def show_progress() -> ProgressCard:
+    return ProgressCard()

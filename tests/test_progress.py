@@ -93,3 +93,22 @@ def test_reset_starts_over_and_keeps_the_old_file(tmp_path):
 def test_the_default_path_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("RNN_LESSON_PROGRESS", str(tmp_path / "mine.json"))
     assert Progress().path == tmp_path / "mine.json"
+
+
+def test_the_progress_cell_shows_everything_and_resets_in_two_clicks(tmp_path):
+    from quizzes.widgets import ProgressCard
+
+    progress = Progress(tmp_path / "progress.json")
+    progress.record_answer("p1", "B", False)
+    progress.record_answer("p1", "A", True)
+    progress.record_test_score(7, 10, {"easy": (3, 3), "medium": (2, 4), "hard": (2, 3)})
+    progress.record_verdict("02 write the fix", True, {"train_acc": 0.9, "val_acc": 0.87}, "RNN 32")
+    card = ProgressCard(progress)
+    text = repr(card)
+    assert "notebook 01: 1/6 solved" in text and "p1 solved in 2 tries" in text
+    assert "Test: 7/10 (easy 3/3, medium 2/4, hard 2/3)" in text
+    assert "Task '02 write the fix': passed (val 87.0%, train 90.0%; RNN 32)" in text
+    card.reset_button.click()
+    assert progress.answer("p1") is not None  # one click only asks
+    card.reset_button.click()
+    assert progress.answer("p1") is None and "kept as" in card.text.value

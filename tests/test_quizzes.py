@@ -55,7 +55,7 @@ def option_shape(question_id: str, letter: str) -> tuple[int, ...]:
 
 
 def test_ids_order_and_key():
-    assert quizzes.question_ids() == list(KEY)
+    assert quizzes.question_ids() == list(KEY) + ["d1", "d2", "d3", "d4", "d5"]
     assert [q.id for q in PRACTICE] == ["p1", "p2", "p3", "p4", "p5"]
     assert [q.id for q in COURSE] == ["t6", "t7", "t8", "t9", "t10"]
     assert {q.id: q.answer for q in QUESTIONS} == KEY

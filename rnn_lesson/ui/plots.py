@@ -50,7 +50,7 @@ def plot_learning_curves(
     ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax_loss.set_ylim(bottom=0)
     ax_loss.legend(loc="upper left", fontsize=8)
-    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.legend(loc="best", fontsize=8)
     if title and fig is not None:
         fig.suptitle(title, fontsize=10)
     elif title:
