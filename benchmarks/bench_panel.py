@@ -1,11 +1,12 @@
-"""Slider move to final curves: how long a learner waits in the experiment panel.
+"""Slider move to final curves, against a bare train() of the same setting, in one process.
 
-    python benchmarks/bench_panel.py [--repeats 9]
+    python benchmarks/bench_panel.py [--repeats 9] [--start fix|baseline]
 
-Moves the dropout slider back and forth on the lesson's fix (hidden 32, lr 1e-3, early stopping)
-and times each move until the final learning curves and verdict are shown, including the live
-redraws while training. In the browser, add the round trip to the page (tests/browser measures
-that end to end).
+Each repeat moves the dropout slider (alternating two values) and times the move until the final
+curves and verdict are shown, including the live SVG redraw after every epoch; then it times a
+bare `train()` of the same setting. Interleaving the two makes the ratio robust to a machine that
+is shared (absolute times vary up to 3x here). Also reported: the time from the move to the first
+epoch on screen. In the browser, add the round trip to the page (tests/browser measures that).
 """
 
 from __future__ import annotations
@@ -14,25 +15,37 @@ import argparse
 import statistics
 import time
 
-from rnn_lesson.lessons.overfitting import FIX, panel as experiment_panel
+from rnn_lesson.lessons.overfitting import EXPERIMENTS, panel as experiment_panel
+from rnn_lesson.training import train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--start", choices=sorted(EXPERIMENTS), default="fix")
     args = parser.parse_args()
-    panel = experiment_panel(start=FIX)
-    panel.run()  # warm up torch and matplotlib
-    seconds = []
+    bench = experiment_panel(start=EXPERIMENTS[args.start])
+    bench.run()  # warm up torch
+    moves, bare, first = [], [], []
     for i in range(args.repeats):
+        value = 0.25 if i % 2 == 0 else 0.3
         start = time.perf_counter()
-        panel.controls["dropout"].value = 0.25 if i % 2 == 0 else 0.3
-        panel.wait()
-        seconds.append(time.perf_counter() - start)
-        assert f"dropout {panel.controls['dropout'].value:.2f}" in panel.caption.value
-    print(f"slider move -> final curves (the fix, {panel.last_history.epochs} epochs): median "
-          f"{statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f}); "
-          f"of which training {panel.last_history.seconds:.2f} s")
+        bench.controls["dropout"].value = value
+        bench.wait()
+        moves.append(time.perf_counter() - start)
+        first.append(bench.first_epoch_shown_at - start)
+        assert f"dropout {value:.2f}" in bench.caption.value
+        model, training = bench.settings()
+        start = time.perf_counter()
+        train(model, training, bench.data)
+        bare.append(time.perf_counter() - start)
+    move, alone = statistics.median(moves), statistics.median(bare)
+    ratios = [m / b for m, b in zip(moves, bare)]
+    print(f"{args.start}, {bench.last_history.epochs} epochs: slider move -> final curves median "
+          f"{move:.3f} s; bare train() {alone:.3f} s; ratio {move / alone:.2f} (per pair: median "
+          f"{statistics.median(ratios):.2f}, max {max(ratios):.2f}); extra {move - alone:+.3f} s; "
+          f"first epoch on screen after median {statistics.median(first):.3f} s "
+          f"(max {max(first):.3f} s)")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def test_run_trains_the_slider_setting_with_the_one_train_and_shows_the_verdict(
     expected = train(FIX.model, FIX.train)
     assert history.val_loss == expected.val_loss  # same numbers as the library's train()
     assert "Task passed" in panel.banner.value and "rnn-lesson-passed" in panel.banner.value
-    assert panel.last_png.startswith(b"\x89PNG")
+    assert panel.last_png.startswith(b"\x89PNG") and "<svg" in panel.curves.value
     assert "restored epoch" in panel.status.value
 
 
@@ -74,7 +74,7 @@ def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():
     panel.wait()
     assert panel.last_history.model_config.dropout == 0.5
     assert "dropout 0.50" in panel.caption.value and "Curves for" in panel.caption.value
-    assert len(panel.output.outputs) == 1  # the new plot replaces the old ones, never stacks
+    assert panel.curves.value.count("<svg") == 1  # the new plot replaces the old ones, never stacks
     assert f"val {panel.last_history.final.val_acc:.1%}" in panel.banner.value
     assert panel.runs_started <= len(moves)
 
@@ -132,3 +132,61 @@ def test_the_panel_and_the_map_carry_a_png_for_viewers_without_widgets(baseline_
     bundle = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
     assert "image/png" in map_widget(fake_map())._repr_mimebundle_()
+
+
+# The lab bench: live SVG curves, the run log, comparing runs, one truth on screen
+
+
+def test_every_run_joins_the_log_and_the_log_survives_a_restart():
+    panel = ExperimentPanel(FIX, auto_run=False)
+    first = panel.run()
+    panel.controls["hidden_size"].value = 128
+    second = panel.run()
+    rows = panel.log.rows
+    assert [r["run"] for r in rows] == [1, 2]
+    assert rows[0]["val_acc"] == first.final.val_acc and rows[1]["epochs"] == second.epochs
+    assert rows[0]["verdict"] in ("passed", "not passed") and "hidden size 128" in rows[1]["settings"]
+    again = ExperimentPanel(FIX, auto_run=False)  # a new kernel: the log comes back from the file
+    assert again.log.rows == rows
+    assert again.log.records[2].val_loss == second.val_loss
+
+
+def test_selected_runs_are_overlaid_with_a_legend_of_what_differs():
+    panel = ExperimentPanel(FIX, auto_run=False)
+    panel.run()
+    panel.controls["lr"].value = 3e-3
+    panel.run()
+    panel.log.table.value = (1, 2)  # as selecting two rows does
+    svg = panel.log.comparison.value
+    assert svg.count("<polyline") == 4  # val loss and val accuracy of each run
+    assert "#1: learning rate 1e-3" in svg and "#2: learning rate 3e-3" in svg
+    assert "hidden size" not in svg.split("<desc>")[0]  # what is the same is not repeated
+
+
+def test_the_log_can_be_cleared_and_saved_as_csv(tmp_path):
+    import csv
+
+    panel = ExperimentPanel(FIX, auto_run=False)
+    panel.run()
+    path = panel.log.save_csv(tmp_path)  # a folder: runs.csv inside it
+    rows = list(csv.DictReader(path.open()))
+    assert path.name == "runs.csv" and rows[0]["run"] == "1" and "verdict" in rows[0]
+    panel.log.clear()
+    assert panel.log.rows == [] and ExperimentPanel(FIX, auto_run=False).log.rows == []
+
+
+def test_the_curves_have_a_text_summary_for_screen_readers(baseline_history):
+    panel = ExperimentPanel(initial=baseline_history, auto_run=False)
+    text = panel._repr_mimebundle_()["text/plain"]
+    assert text.startswith("Task not passed") and "validation accuracy" in text
+    assert "<desc>" in panel.curves.value and "lowest validation loss" in panel.curves.value
+
+
+def test_the_map_says_which_settings_it_assumes():
+    panel = ExperimentPanel(auto_run=False)  # the baseline: lr 3e-3, no early stopping
+    the_map = map_widget(fake_map(), panel)
+    assert "learning rate 3e-3 in your panel, learning rate 1e-3 in the map" in the_map.note_text()
+    assert "early stopping off in your panel" in the_map.note.value
+    panel.controls["lr"].value = 1e-3
+    panel.controls["early_stopping"].value = True
+    assert the_map.note_text().startswith("The ring marks your panel's setting")

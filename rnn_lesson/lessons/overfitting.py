@@ -352,4 +352,7 @@ def map_widget(result: MapResult, follow=None):
     """The map's heatmaps, with a ring that follows the panel `follow`'s sliders."""
     from ..ui.widgets import MapWidget
 
-    return MapWidget(lambda mark: map_figure(result, mark), follow)
+    base = result.config.base
+    assumed = {"lr": base.train.lr, "early_stopping": base.train.early_stopping,
+               "num_layers": base.model.num_layers, "cell": base.model.cell}
+    return MapWidget(lambda mark: map_figure(result, mark), follow, assumed=assumed)

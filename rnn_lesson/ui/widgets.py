@@ -14,12 +14,14 @@ or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `p
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import html
 import io
 import threading
 import time
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import ipywidgets as w
 
@@ -29,6 +31,10 @@ from ..results import Task, Verdict
 from ..runs import Experiment
 from ..training import History, TrainConfig, train
 from .plots import Line, plot_learning_curves
+from .svg import curves_svg, describe_runs
+
+if TYPE_CHECKING:
+    from quizzes.progress import Progress
 
 
 def figure_png(figure, dpi: int = 80) -> bytes:
@@ -60,7 +66,6 @@ def lr_label(lr: float) -> str:
 
 HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
 LEARNING_RATES = tuple((lr_label(lr), lr) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
-REDRAW_EVERY_S = 0.25  # a redraw costs ~0.1-0.2 s; drawing every epoch would triple a short run
 
 
 def settings_from(values: dict, start: Experiment) -> tuple[ModelConfig, TrainConfig]:
@@ -116,17 +121,21 @@ def banner_html(verdict: Verdict | None, message: str = "", missing: Sequence[st
 
 
 class ExperimentPanel:
-    """Sliders + Train button + live curves + verdict banner, for the course data.
+    """Sliders + Train button + live curves + verdict banner + a log of every run, for one task.
 
     It starts from `start`; everything the sliders do not set (batch size, patience...) stays
     `start`'s. `task` judges each run, `lines` are drawn on the accuracy plot, and
-    `missing(model, train)` names what a setting lacks for the hint.
+    `missing(model, train)` names what a setting lacks for the hint. Curves are SVG, redrawn
+    after every epoch (building one costs well under a millisecond, so live drawing does not slow
+    training); every finished run joins the log, which lives in the progress file.
     """
 
     def __init__(self, start: Experiment, task: Task, lines: Sequence[Line] = (),
                  missing: Callable[[ModelConfig, TrainConfig], list[str]] = lambda m, t: [],
                  data: Dataset | None = None, auto_run: bool = True,
-                 initial: History | None = None) -> None:
+                 initial: History | None = None, progress: "Progress | None" = None) -> None:
+        from quizzes.progress import Progress
+
         self.data = load_course_data() if data is None else data
         self.start, self.task, self.lines, self.missing = start, task, tuple(lines), missing
         start_model, start_train = start.model, start.train
@@ -156,35 +165,38 @@ class ExperimentPanel:
             "seed": w.IntSlider(value=0, min=0, max=9, description="seed",
                                 continuous_update=False, style=style, layout=wide),
         }
-        self.train_button = w.Button(description="Train", button_style="primary", icon="play")
+        self.train_button = w.Button(description="Train", button_style="primary", icon="play",
+                                     tooltip="Train the current setting (Enter or Space)")
         self.banner = w.HTML(banner_html(None, "Move a slider or press Train."))
         self.status = w.HTML("")
         # Fixed height: the page must not jump while curves are redrawn.
-        self.output = w.Output(layout=w.Layout(height="310px", overflow="hidden"))
+        self.curves = w.HTML("", layout=w.Layout(height="275px", overflow="hidden"))
         self.caption = w.HTML("")  # which settings the curves above show
-        for widget, name in ((self.banner, "verdict"), (self.output, "curves"),
+        for widget, name in ((self.banner, "verdict"), (self.curves, "curves"),
                              (self.caption, "curves-settings"), (self.status, "status")):
             widget.add_class(f"rnn-lesson-{name}")
         self.last_history: History | None = None
-        self.last_png: bytes = b""
         self.runs_started = 0
+        self.first_epoch_shown_at: float | None = None  # perf_counter() of the last run's first epoch
         self._generation = 0
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self.log = RunLog(Progress() if progress is None else progress, self.lines)
         self.train_button.on_click(lambda _: self.request_run())
         if auto_run:
             for control in self.controls.values():
                 control.observe(lambda _: self.request_run(), names="value")
         left = w.VBox(list(self.controls.values())[:4] + [self.train_button])
         right = w.VBox(list(self.controls.values())[4:] + [self.status])
-        self.widget = w.VBox([w.HBox([left, right]), self.banner, self.output, self.caption])
+        self.widget = w.VBox([w.HBox([left, right]), self.banner, self.curves, self.caption,
+                              self.log.widget])
         self.widget.add_class("rnn-lesson-panel")
         if initial is not None:  # a run of the start setting the notebook already did
             if self.settings() != (initial.model_config, initial.train_config):
                 raise ValueError("`initial` was trained with other settings than `start`")
-            self._show_result(initial, self._generation)
+            self._show_result(initial, self._generation, log=False)
 
-    def _show_result(self, history: History, generation: int) -> None:
+    def _show_result(self, history: History, generation: int, log: bool = True) -> None:
         verdict = self.task.check(history)
         self._show(history, generation, title=verdict.short())
         with self._lock:
@@ -195,9 +207,24 @@ class ExperimentPanel:
                 self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
                                      + (f"restored epoch {history.best_epoch}"
                                         if history.restored_best else "kept the last epoch"))
+        if log:
+            self.log.add(history, verdict, describe(history.model_config, history.train_config))
+
+    @property
+    def last_png(self) -> bytes:
+        """The last curves as a PNG (matplotlib), for viewers without widgets."""
+        if self.last_history is None:
+            return b""
+        h = self.last_history
+        return figure_png(plot_learning_curves(h, self.task.check(h).short(),
+                                               h.train_config.max_epochs, self.lines))
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
-        return with_png_fallback(self.widget, self.last_png, **kwargs)
+        bundle = with_png_fallback(self.widget, self.last_png, **kwargs)
+        if self.last_history is not None:  # what a screen reader or a text viewer gets
+            bundle["text/plain"] = (f"{self.task.check(self.last_history).short()}. "
+                                    + describe_runs([(self.last_history, "the curves")]))
+        return bundle
 
     def values(self) -> dict:
         return {name: control.value for name, control in self.controls.items()}
@@ -247,17 +274,17 @@ class ExperimentPanel:
             self.banner.value = banner_html(None, f"Cannot train: {error}")
             return None
         self.runs_started += 1
+        self.first_epoch_shown_at = None
         self.banner.value = banner_html(None, "Training...")
-        last_draw = [0.0]
 
         def on_epoch_end(history: History) -> bool:
             if not self._is_current(generation):
                 return True  # a newer setting arrived: stop this run
             self.status.value = (f"epoch {history.epochs}/{train_config.max_epochs}, "
                                  f"val acc {history.val_acc[-1]:.1%}")
-            if time.perf_counter() - last_draw[0] >= REDRAW_EVERY_S:
-                self._show(history, generation, title="training...")
-                last_draw[0] = time.perf_counter()
+            self._show(history, generation, title="training...")
+            if history.epochs == 1:
+                self.first_epoch_shown_at = time.perf_counter()
             return False
 
         try:
@@ -271,16 +298,119 @@ class ExperimentPanel:
         return history
 
     def _show(self, history: History, generation: int, title: str) -> None:
-        figure = plot_learning_curves(history, title, history.train_config.max_epochs, self.lines)
-        png = figure_png(figure)
+        svg = curves_svg([(history, "this run")], history.train_config.max_epochs, self.lines,
+                         title=title)
         with self._lock:
             if not self._is_current(generation):
                 return
-            self.last_png = png
             self.caption.value = (f"<small>{'Training' if title == 'training...' else 'Curves'}"
                                   f" for: {describe(history.model_config, history.train_config)}"
                                   "</small>")
-            show_png(self.output, png)
+            self.curves.value = svg
+
+
+LOG_FIELDS = ("run", "settings", "train_acc", "val_acc", "val_loss", "epochs", "seconds", "verdict")
+
+
+class RunLog:
+    """Every run the learner trained: a row each, kept in the progress file; select rows to
+    overlay their validation curves (the legend names what differs); clear; save as CSV."""
+
+    def __init__(self, progress: "Progress", lines: Sequence[Line] = ()) -> None:
+        self.progress, self.lines = progress, tuple(lines)
+        self.rows: list[dict] = []
+        self.records: dict[int, History] = {}
+        self.table = w.SelectMultiple(options=[], rows=6, description="",
+                                      layout=w.Layout(width="100%"))
+        self.table.add_class("rnn-lesson-run-log")
+        self.table.observe(lambda _: self.compare(), names="value")
+        self.clear_button = w.Button(description="Clear the log", icon="trash")
+        self.csv_button = w.Button(description="Save as CSV", icon="download")
+        self.clear_button.on_click(lambda _: self.clear())
+        self.csv_button.on_click(lambda _: self.save_csv())
+        self.note = w.HTML("")
+        self.comparison = w.HTML("")
+        self.comparison.add_class("rnn-lesson-comparison")
+        title = w.HTML("<b>Your runs</b> (select two or more, with Ctrl or Shift, to compare "
+                       "their validation curves)")
+        self.widget = w.VBox([title, self.table, w.HBox([self.clear_button, self.csv_button]),
+                              self.note, self.comparison])
+        self._restore()
+
+    def _restore(self) -> None:
+        skipped = 0
+        for row in self.progress.load()["runs"]:
+            try:
+                record = History.from_dict(row["record"])
+                self._append({k: row[k] for k in LOG_FIELDS}, record)
+            except (KeyError, TypeError, ValueError):
+                skipped += 1
+        if skipped:
+            self.note.value = f"<small>{skipped} saved runs could not be read and are not shown.</small>"
+        if self.progress.problem:
+            self.note.value = f"<small>{html.escape(self.progress.problem)}</small>"
+
+    def _append(self, row: dict, record: History) -> None:
+        self.rows.append(row)
+        self.records[row["run"]] = record
+        self.table.options = [(self.line(r), r["run"]) for r in self.rows]
+
+    @staticmethod
+    def line(row: dict) -> str:
+        return (f"#{row['run']}  {row['verdict']:10s} train {row['train_acc']:.1%}  val "
+                f"{row['val_acc']:.1%}  val loss {row['val_loss']:.3f}  {row['epochs']} epochs  "
+                f"{row['seconds']:.2f} s  |  {row['settings']}")
+
+    def add(self, history: History, verdict: Verdict, settings: str) -> dict:
+        number = max((r["run"] for r in self.rows), default=0) + 1
+        row = {"run": number, "settings": settings, "train_acc": verdict.train_acc,
+               "val_acc": verdict.val_acc, "val_loss": history.final.val_loss,
+               "epochs": history.epochs, "seconds": round(history.seconds, 3),
+               "verdict": "passed" if verdict.passed else "not passed"}
+        record = History.from_dict(history.to_dict())  # without the model
+        self.progress.add_run({**row, "record": record.to_dict()})
+        self._append(row, record)
+        return row
+
+    def compare(self, runs: Sequence[int] | None = None) -> str:
+        """Overlay the selected runs' validation curves; returns the SVG (also shown)."""
+        chosen = list(self.table.value if runs is None else runs)
+        if len(chosen) < 2:
+            self.comparison.value = ""
+            return ""
+        rows = {r["run"]: r for r in self.rows}
+        labels = differences([rows[n]["settings"] for n in chosen])
+        pairs = [(self.records[n], f"#{n}: {label}") for n, label in zip(chosen, labels)]
+        longest = max(h.train_config.max_epochs for h, _ in pairs)
+        svg = curves_svg(pairs, longest, self.lines, title="your runs compared")
+        self.comparison.value = svg
+        return svg
+
+    def clear(self) -> None:
+        self.progress.clear_runs()
+        self.rows, self.records = [], {}
+        self.table.options = []
+        self.comparison.value = ""
+        self.note.value = "<small>The log is empty.</small>"
+
+    def save_csv(self, path: str | Path = "runs.csv") -> Path:
+        path = Path(path)
+        if path.is_dir():
+            path = path / "runs.csv"
+        with open(path, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        self.note.value = f"<small>Saved {len(self.rows)} runs to {html.escape(str(path.resolve()))}</small>"
+        return path
+
+
+def differences(settings: Sequence[str]) -> list[str]:
+    """The parts of each settings text ("a, b, c") that are not the same in all of them."""
+    split = [[part.strip() for part in text.split(",")] for text in settings]
+    common = set.intersection(*(set(parts) for parts in split)) if split else set()
+    return [", ".join(p for p in parts if p not in common) or "same settings" for parts in split]
+
 
 class HintPanel:
     """Hints revealed one at a time by one button, the last step being the solution."""
@@ -318,23 +448,35 @@ class HintPanel:
 class MapWidget:
     """A figure of a precomputed map, redrawn with a ring where the panel's sliders are.
 
-    `draw(mark)` returns the figure for `mark` = (dropout, hidden size), or None without a panel.
+    `draw(mark)` returns the figure for `mark` = the values of the `follows` controls (None
+    without a panel). `assumed` holds the values the map was trained with for the panel's other
+    controls: when the panel differs, a note under the map says so, so that the ring, the banner
+    and the curves never seem to describe the same setting when they do not.
     """
 
     def __init__(self, draw: Callable[[tuple | None], object],
                  panel: ExperimentPanel | None = None,
-                 follows: tuple[str, ...] = ("dropout", "hidden_size")) -> None:
+                 follows: tuple[str, ...] = ("dropout", "hidden_size"),
+                 assumed: dict | None = None) -> None:
         self.draw, self.panel, self.follows = draw, panel, follows
+        self.assumed = dict(assumed or {})
         self.output = w.Output(layout=w.Layout(height="480px", overflow="hidden"))
         self.output.add_class("rnn-lesson-sweep-map")
+        self.note = w.HTML("")
+        self.note.add_class("rnn-lesson-map-note")
+        self.widget = w.VBox([self.note, self.output])
         self.last_png = b""
         if panel is not None:
             for name in follows:
                 panel.controls[name].observe(lambda _: self.redraw(), names="value")
+            for name in self.assumed:
+                panel.controls[name].observe(lambda _: self.update_note(), names="value")
         self.redraw()
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
-        return with_png_fallback(self.output, self.last_png, **kwargs)
+        bundle = with_png_fallback(self.widget, self.last_png, **kwargs)
+        bundle["text/plain"] = self.note_text() or "the map"
+        return bundle
 
     def mark(self) -> tuple | None:
         if self.panel is None:
@@ -342,9 +484,43 @@ class MapWidget:
         values = self.panel.values()
         return tuple(values[name] for name in self.follows)
 
+    def differences(self) -> dict:
+        """The panel's values that differ from what the map assumes: {control: (panel, map)}."""
+        if self.panel is None:
+            return {}
+        values = self.panel.values()
+        return {k: (values[k], v) for k, v in self.assumed.items() if values[k] != v}
+
+    def note_text(self) -> str:
+        if self.panel is None:
+            return ""
+        differ = self.differences()
+        if not differ:
+            return "The ring marks your panel's setting: the map was trained with the rest of it."
+        words = "; ".join(f"{_words(k, mine)} in your panel, {_words(k, theirs)} in the map"
+                          for k, (mine, theirs) in differ.items())
+        return ("The ring marks your dropout and hidden size only. The map was trained with other "
+                f"settings than your panel's: {words}. Its numbers are not your panel's.")
+
+    def update_note(self) -> None:
+        text = self.note_text()
+        tone = "busy" if not self.differences() else "failed"
+        self.note.value = (f'<div style="border-left:6px solid {TONES[tone]};padding:2px 8px;'
+                           f'color:var(--jp-ui-font-color1, #212121)">{html.escape(text)}</div>'
+                           if text else "")
+
     def redraw(self) -> None:
         self.last_png = figure_png(self.draw(self.mark()))
         show_png(self.output, self.last_png)
+        self.update_note()
+
+
+def _words(control: str, value) -> str:
+    if control == "lr":
+        return f"learning rate {lr_label(value)}"
+    if control == "early_stopping":
+        return f"early stopping {'on' if value else 'off'}"
+    return f"{control.replace('_', ' ')} {value}"
 
 
 def progress_bar(description: str = "training") -> Callable[[int, int], None]:
