@@ -1,4 +1,4 @@
-"""Command line: `python -m rnn_lesson reproduce | train | map ...` (see --help)."""
+"""Command line: `python -m rnn_lesson reproduce | ablation | train | map ...` (see --help)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--plot", type=Path, help="save the learning curves to this PNG")
 
+    abl = commands.add_parser("ablation", help="each of the lesson's four changes, one at a time, "
+                              "on seeds 0..N-1 (cached)")
+    abl.add_argument("--seeds", type=_positive_int, default=20, help="number of seeds (default 20)")
+    abl.add_argument("--json", type=Path, help="write the per-seed metrics to this file")
+    _add_run_options(abl)
+
     grid = commands.add_parser("map", aliases=["sweep"],
                                help="train the dropout x hidden-size map (cached)")
     grid.add_argument("--json", type=Path, help="write the per-cell mean/min/max to this file")
@@ -48,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_run_options(grid)
 
     args = parser.parse_args(argv)
-    commands_run = {"reproduce": _reproduce, "train": _train, "map": _map, "sweep": _map}
+    commands_run = {"reproduce": _reproduce, "train": _train, "map": _map, "sweep": _map,
+                    "ablation": _ablation}
     try:
         for path in (getattr(args, "json", None), getattr(args, "plot", None)):
             _check_output(path)  # before any training: a bad path must not waste the runs
@@ -117,6 +124,27 @@ def _reproduce(args: argparse.Namespace) -> int:
         per_seed = {name: [run.to_dict() for run in group.runs] for name, group in groups.items()}
         args.json.write_text(json.dumps(per_seed, indent=1))
         print(f"per-seed records written to {args.json}")
+    return 0 if not broken else 1
+
+
+def _ablation(args: argparse.Namespace) -> int:
+    bar = _ProgressBar()
+    groups = lesson.run_ablation(range(args.seeds), workers=args.workers,
+                                 cache=not args.no_cache, progress=bar.update)
+    print("\n")
+    print(table(list(groups.values()), ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")))
+    print(f"\n{'variant':16s}{'task passed':>14s}   what it is")
+    for name, group in groups.items():
+        passed = sum(lesson.check_task(run).passed for run in group.runs)
+        print(f"{name:16s}{f'{passed}/{len(group.runs)} seeds':>14s}   "
+              f"{lesson.ABLATION[name].description}")
+    broken = lesson.ablation_claims(groups)
+    print(f"\nclaims: {'all hold' if not broken else f'{len(broken)} broken'}")
+    for line in broken:
+        print(f"  {line}")
+    if args.json:
+        args.json.write_text(json.dumps(lesson.ablation_json(groups), indent=1))
+        print(f"per-seed metrics written to {args.json}")
     return 0 if not broken else 1
 
 

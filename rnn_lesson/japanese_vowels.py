@@ -285,6 +285,17 @@ def stratified_split(y: list[int], fraction: float, seed: int) -> tuple[list[int
     return [i for i in range(len(y)) if i not in held_set], held
 
 
+def stratified_folds(y: list[int], k: int, seed: int) -> list[list[int]]:
+    """k disjoint folds (sorted indices), each with an equal share of every class, by `seed`."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(y)
+    fold_of = np.empty(len(labels), dtype=int)
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold_of[members] = np.arange(len(members)) % k
+    return [np.flatnonzero(fold_of == f).tolist() for f in range(k)]
+
+
 def _make_split(series: list[np.ndarray], y: list[int], max_len: int) -> Split:
     x, lengths = pad_series(series)
     if x.shape[1] < max_len:  # every split padded to the same length, for one plot and one model
@@ -295,9 +306,21 @@ def _make_split(series: list[np.ndarray], y: list[int], max_len: int) -> Split:
 # Recorded once with `load_japanese_vowels().fingerprint()` (the default arguments);
 # tests/test_real_data.py checks it, and the loader checks it whenever the defaults are used.
 JAPANESE_VOWELS_FINGERPRINT = "5ced0d20dba4be55debc5ff0b82f8a9f9eb9b4cc57948b0e49a75377ccf68809"
-_DEFAULTS = (1 / 3, 0, True)  # val_fraction, seed, standardize
+_DEFAULTS = (1 / 3, 0, True, False, None)  # val_fraction, seed, standardize, differences, fold
+FOLDS = 3
 
 _cache: dict[tuple, Dataset] = {}
+
+
+def with_differences(series: list[np.ndarray]) -> list[np.ndarray]:
+    """Each frame followed by its change from the previous frame (0 for the first): 12 -> 24
+    features. How the coefficients move is as telling of a speaker as where they are."""
+    out = []
+    for s in series:
+        change = np.zeros_like(s)
+        change[1:] = s[1:] - s[:-1]
+        out.append(np.concatenate([s, change], axis=1))
+    return out
 
 
 def load_japanese_vowels(
@@ -305,6 +328,8 @@ def load_japanese_vowels(
     seed: int = 0,
     standardize: bool = True,
     verify: bool = True,
+    differences: bool = False,
+    fold: int | None = None,
 ) -> Dataset:
     """Japanese Vowels as a course Dataset: x (n, 29, 12) float32 zero-padded after each length,
     y int64 speaker 0..8, lengths int64 7..29.
@@ -316,12 +341,23 @@ def load_japanese_vowels(
     and standard deviation of the *training* split's real frames (never val or test, never the
     padding), and the padding stays exactly zero.
 
+    `val_fraction=0` keeps all 270 in the training split, for a final run of a recipe chosen on
+    validation: there is then no validation set, and the `val` slot holds the usual third of the
+    training recordings, which are trained on too (train() needs a val split; with early
+    stopping off it only draws a curve). `fold=k` (0, 1 or 2) gives fold k of a stratified
+    3-fold split of the 270 instead (by `seed`): 180 train, 90 validation, and the test slot
+    holds the validation fold too, so that choosing a recipe never evaluates the test set.
+    With `differences`, every frame gets its change from the previous frame appended
+    (`with_differences`), before standardization.
+
     With `verify`, the files are checked against their sha256 and, for the default arguments,
     the tensors against JAPANESE_VOWELS_FINGERPRINT. The result is cached per argument set.
     """
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    key = (val_fraction, seed, standardize, verify)
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    if fold is not None and fold not in range(FOLDS):
+        raise ValueError(f"fold must be 0..{FOLDS - 1} or None, got {fold!r}")
+    key = (val_fraction, seed, standardize, verify, differences, fold)
     if key in _cache:
         return _cache[key]
     if verify:
@@ -330,18 +366,28 @@ def load_japanese_vowels(
     classes = train_file.class_labels
     y_train = [classes.index(label) for label in train_file.labels]
     y_test = [classes.index(label) for label in test_file.labels]
-    kept, held = stratified_split(y_train, val_fraction, seed)
+    if fold is not None:
+        held = stratified_folds(y_train, FOLDS, seed)[fold]
+        kept = [i for i in range(len(y_train)) if i not in set(held)]
+    else:
+        kept, held = stratified_split(y_train, val_fraction or 1 / 3, seed)
+        if not val_fraction:
+            kept = list(range(len(y_train)))  # all 270; the val slot holds a third of them
     parts = {
         "train": ([train_file.series[i] for i in kept], [y_train[i] for i in kept]),
         "val": ([train_file.series[i] for i in held], [y_train[i] for i in held]),
         "test": (test_file.series, y_test),
     }
+    if fold is not None:
+        parts["test"] = parts["val"]
+    if differences:
+        parts = {name: (with_differences(series), y) for name, (series, y) in parts.items()}
     if standardize:
         scaler = Standardization.fit(parts["train"][0])
         parts = {name: (scaler.apply(series), y) for name, (series, y) in parts.items()}
     max_len = max(len(s) for series, _ in parts.values() for s in series)
     data = Dataset(spec=None, **{n: _make_split(s, y, max_len) for n, (s, y) in parts.items()})
-    if verify and (val_fraction, seed, standardize) == _DEFAULTS:
+    if verify and (val_fraction, seed, standardize, differences, fold) == _DEFAULTS:
         if data.fingerprint() != JAPANESE_VOWELS_FINGERPRINT:
             raise RuntimeError(
                 f"The Japanese Vowels tensors do not match their recorded fingerprint "

@@ -159,8 +159,10 @@ class Task:
         if not (math.isfinite(train_acc) and math.isfinite(val_acc)):
             failure = f"train accuracy {train_acc} and val accuracy {val_acc} are not both finite"
             return Verdict(False, train_acc, val_acc, (failure,), self.hint_not_finite, self)
-        low_val = val_acc < self.min_val_acc
-        high_train = train_acc >= self.max_train_acc
+        # Accuracies are counts over a split, computed in float32: compare them as the fractions
+        # they are (850/1000 reads 0.8500000238, 184/200 reads 0.9200000167).
+        low_val = val_acc < self.min_val_acc - 1e-6
+        high_train = train_acc >= self.max_train_acc - 1e-6
         failures = []
         if low_val:
             failures.append(f"val accuracy {val_acc:.1%} is {100 * (self.min_val_acc - val_acc):.1f} "

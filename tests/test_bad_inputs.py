@@ -69,9 +69,10 @@ def course_with(**train_changes) -> Dataset:
     (lambda d: course_with(x=d.train.x[0]), r"\(batch, seq_len, 10\)"),
     (lambda d: course_with(x=torch.where(torch.arange(20)[None, :, None] == 3, math.nan, d.train.x)),
      "NaN or infinite values in x"),
-    (lambda d: course_with(lengths=torch.full((150,), 21)), "each must be in 1..20"),
-    (lambda d: course_with(lengths=torch.full((150,), 20.0)), "one torch.int64 per sequence"),
-    (lambda d: course_with(lengths=torch.ones(150, dtype=torch.bool)), "one torch.int64 per sequence"),
+    (lambda d: course_with(lengths=torch.full((len(d.train),), 21)), "each must be in 1..20"),
+    (lambda d: course_with(lengths=torch.full((len(d.train),), 20.0)), "one torch.int64 per sequence"),
+    (lambda d: course_with(lengths=torch.ones(len(d.train), dtype=torch.bool)),
+     "one torch.int64 per sequence"),
 ])
 def test_bad_data_is_refused_before_training(make, message):
     data = make(load_course_data())

@@ -49,3 +49,26 @@ def test_cli_map_is_registered(capsys):
     with pytest.raises(SystemExit):
         main(["map", "--help"])
     assert "--workers" in capsys.readouterr().out
+
+
+def test_ablation_writes_one_value_per_seed_for_every_variant(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    from rnn_lesson.lessons import overfitting
+
+    quick = {name: dataclasses.replace(e, train=dataclasses.replace(e.train, max_epochs=2))
+             for name, e in overfitting.ABLATION.items()}
+    monkeypatch.setattr(overfitting, "ABLATION", quick)
+    path = tmp_path / "ablation.json"
+    main(["ablation", "--seeds", "2", "--workers", "1", "--no-cache", "--json", str(path)])
+    data = json.loads(path.read_text())
+    assert data["seeds"] == [0, 1] and len(data["data_fingerprint"]) == 64
+    assert list(data["variants"]) == ["baseline", "es_only", "es_dropout", "es_hidden", "es_lr",
+                                      "fix", "fix_no_dropout", "fix_no_hidden", "fix_no_lr",
+                                      "fix_no_es"]
+    for metrics in data["variants"].values():
+        assert set(metrics) == {"train_acc", "val_acc", "test_acc", "val_loss", "epochs"}
+        assert all(len(values) == 2 for values in metrics.values())
+        assert all(0 <= v <= 1 for v in metrics["val_acc"])
+    out = capsys.readouterr().out
+    assert "task passed" in out and "es_hidden" in out and "claims:" in out

@@ -109,7 +109,7 @@ def fake_run(dropout, hidden, seed, train_acc, val_acc):
 
 
 def fake_map():
-    config = MapConfig(dropouts=(0.0, 0.3), hidden_sizes=(32, 128), seeds=(0, 1))
+    config = MapConfig(dropouts=(0.0, 0.3), hidden_sizes=(32, 128), seeds=(0, 1), base=FIX)
     cells = {(d, h): Group(f"{d} {h}", [fake_run(d, h, s, 0.9 + h / 2000,
                                                  0.87 - h / 2000 + d / 100 + s / 1000)
                                         for s in config.seeds])
@@ -183,10 +183,10 @@ def test_the_curves_have_a_text_summary_for_screen_readers(baseline_history):
 
 
 def test_the_map_says_which_settings_it_assumes():
-    panel = ExperimentPanel(auto_run=False)  # the baseline: lr 3e-3, no early stopping
+    panel = ExperimentPanel(FIX, auto_run=False)  # lr 1e-3; the map: lr 3e-3 (fake_map: FIX's)
     the_map = map_widget(fake_map(), panel)
-    assert "learning rate 3e-3 in your panel, learning rate 1e-3 in the map" in the_map.note_text()
-    assert "early stopping off in your panel" in the_map.note.value
-    panel.controls["lr"].value = 1e-3
-    panel.controls["early_stopping"].value = True
     assert the_map.note_text().startswith("The ring marks your panel's setting")
+    panel.controls["lr"].value = 3e-3
+    panel.controls["early_stopping"].value = False
+    assert "learning rate 3e-3 in your panel, learning rate 1e-3 in the map" in the_map.note_text()
+    assert "early stopping off in your panel, early stopping on in the map" in the_map.note.value

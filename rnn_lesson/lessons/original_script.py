@@ -103,12 +103,17 @@ def accuracy_on_subsets(model: nn.Module, split: Split, size: int = 30, draws: i
 
 
 @torch.no_grad()
-def accuracy_with_dropout_active(model: nn.Module, split: Split, seed: int = 0) -> float:
-    """Accuracy in train mode (dropout on), as the lesson measured its train accuracy."""
+def accuracy_with_dropout_active(model: nn.Module, split: Split, draws: int = 20,
+                                 seed: int = 0) -> torch.Tensor:
+    """Accuracy in train mode (dropout on), as the lesson measured its train accuracy: one value
+    per random dropout mask (`draws` of them). The model's mode and the global RNG are untouched."""
     was_training = model.training
+    accuracies = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model.train()
-        accuracy = (model(split.x, split.lengths).argmax(dim=1) == split.y).float().mean().item()
+        for _ in range(draws):
+            predicted = model(split.x, split.lengths).argmax(dim=1)
+            accuracies.append((predicted == split.y).float().mean().item())
     model.train(was_training)
-    return accuracy
+    return torch.tensor(accuracies)

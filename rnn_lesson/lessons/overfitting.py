@@ -9,6 +9,7 @@ without measuring, and the dropout x hidden-size map. The runs themselves go thr
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -42,15 +43,24 @@ BASELINE = Experiment(
     train=TrainConfig(lr=3e-3, batch_size=32, max_epochs=60, early_stopping=False),
 )
 
+# At most 16 epochs: its best epoch comes at 10-16 (a longer cap changes nothing but the cost).
 FIX = Experiment(
     name="fix",
     description="the lesson's fix: dropout 0.3 inside nn.RNN and after it, hidden 32, "
     "Adam lr 1e-3, early stopping on val loss (patience 3) restoring the best weights",
     model=ModelConfig(cell="rnn", hidden_size=32, num_layers=2, dropout=0.3),
-    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=60, early_stopping=True, patience=3),
+    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=16, early_stopping=True, patience=3),
 )
 
-EXPERIMENTS = {e.name: e for e in (BASELINE, FIX)}
+# The baseline with early stopping (the fix's patience): where the panel and the map start.
+ES_ONLY = Experiment(
+    name="es_only",
+    description="the baseline + early stopping",
+    model=BASELINE.model,
+    train=dataclasses.replace(BASELINE.train, early_stopping=True, patience=FIX.train.patience),
+)
+
+EXPERIMENTS = {e.name: e for e in (BASELINE, ES_ONLY, FIX)}
 
 
 def check_task(result: History | tuple[float, float]) -> Verdict:
@@ -92,7 +102,7 @@ HINTS = (
     Hint(
         "Hint 2: a smaller hidden size",
         "With hidden size 128 the two-layer RNN has about 14 times as many weights as with 32, "
-        "for only 150 training sequences: enough capacity to memorize every one of them, the "
+        "for only 200 training sequences: enough capacity to memorize every one of them, the "
         "flipped labels included. Try 32.",
     ),
     Hint(
@@ -111,13 +121,31 @@ HINTS = (
     ),
 )
 
+# The lesson's solution as code, for the exercise of notebook 02 (shown after the fourth hint;
+# `Settings` is rnn_lesson.lessons.write_the_fix.Settings).
+SOLUTION_CODE = '''class MyRNN(nn.Module):
+    def __init__(self, input_size=10, hidden_size=32, output_size=2, dropout=0.3):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, num_layers=2, batch_first=True,
+                          dropout=dropout)  # between the two layers
+        self.dropout = nn.Dropout(dropout)  # after the RNN
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(self.dropout(out[:, -1, :]))
+
+
+settings = Settings(lr=1e-3, max_epochs=60, early_stopping=True, patience=3)'''
+
+
 SOLUTION = Hint(
     "Solution: all four together",
     "Dropout 0.3 inside <code>nn.RNN</code> and after it, hidden size 32, Adam with lr 1e-3, and "
     "early stopping on validation loss with patience 3 that restores the best epoch. This is "
     "<code>rnn_lesson.lessons.overfitting.FIX</code>; set the sliders to it (dropout 0.30, hidden "
     "size 32, learning rate 1e-3, 2 layers, rnn, early stopping on) and the verdict turns green. "
-    "The results below measure it over several seeds.",
+    "In plain PyTorch, for the exercise below:<pre>" + html.escape(SOLUTION_CODE) + "</pre>",
 )
 
 
@@ -133,18 +161,28 @@ class Claim:
     holds: Callable[[History], bool]
 
 
+# The bands hold on every seed with room to spare: the fix's val at least 85.5% and its train at
+# most 91% (half a point and a point inside the task's lines), the baseline's val at most 80%.
+# Accuracies are counts over a split computed in float32 (182/200 reads 0.9100000262): EPS
+# compares them as the fractions they are, not the float32 rounding.
+EPS = 1e-6
 BASELINE_CLAIMS = (
-    Claim("train accuracy >= 96%", lambda h: h.final.train_acc >= 0.96),
-    Claim("val accuracy <= 82%", lambda h: h.final.val_acc <= 0.82),
-    Claim("train - val >= 15 points", lambda h: h.final.train_acc - h.final.val_acc >= 0.15),
+    Claim("train accuracy >= 96%", lambda h: h.final.train_acc >= 0.96 - EPS),
+    Claim("val accuracy <= 80%", lambda h: h.final.val_acc <= 0.80 + EPS),
+    Claim("train - val >= 15 points", lambda h: h.final.train_acc - h.final.val_acc >= 0.15 - EPS),
     Claim("val loss >= 0.8", lambda h: h.final.val_loss >= 0.8),
 )
 FIX_CLAIMS = (
-    Claim(f"the task passes (val >= {TASK.min_val_acc:.0%}, train < {TASK.max_train_acc:.0%})",
-          lambda h: TASK.check(h).passed),
+    Claim("val accuracy >= 85.5%", lambda h: h.final.val_acc >= 0.855 - EPS),
+    Claim("train accuracy <= 91%", lambda h: h.final.train_acc <= 0.91 + EPS),
 )
-CLAIMS = {"baseline": BASELINE_CLAIMS, "fix": FIX_CLAIMS}
-STRETCH_BASELINE_VAL = 0.75  # the baseline as far below the fix as the lesson's 70%
+ES_ONLY_CLAIMS = (
+    Claim("the task fails", lambda h: not TASK.check(h).passed),
+)
+CLAIMS = {"baseline": BASELINE_CLAIMS, "fix": FIX_CLAIMS, "es_only": ES_ONLY_CLAIMS}
+STRETCH_BASELINE_VAL = 0.76  # nearer the lesson's 70%: reported, not required
+ES_ONLY_MAX_MEAN_VAL = 0.82
+ONE_CHANGE_GAIN = 0.03  # es_hidden and es_lr, each over es_only, in mean val accuracy
 
 
 def claims(groups: dict[str, Group | Sequence[History]]) -> list[str]:
@@ -156,6 +194,8 @@ def claims(groups: dict[str, Group | Sequence[History]]) -> list[str]:
     broken = []
     for name, group in groups.items():
         if name not in CLAIMS:
+            if name in ABLATION:  # reported, whatever they are
+                continue
             raise ValueError(f"no claims for {name!r}: choose one of {sorted(CLAIMS)}")
         for run in group.runs if isinstance(group, Group) else group:
             f = run.final
@@ -163,6 +203,21 @@ def claims(groups: dict[str, Group | Sequence[History]]) -> list[str]:
                 if not claim.holds(run):
                     broken.append(f"{name} seed {run.seed}: {claim.text} (train {f.train_acc:.1%}, "
                                   f"val {f.val_acc:.1%}, val loss {f.val_loss:.3f})")
+    return broken
+
+
+def ablation_claims(groups: dict[str, Group]) -> list[str]:
+    """The per-seed claims above, and those about means: es_only mean val <= 82%, and each of
+    a smaller network and a lower learning rate, added to es_only, +3 points of mean val."""
+    broken = claims(groups)
+    mean = {name: g.spread("val_acc").mean for name, g in groups.items()}
+    if "es_only" in mean and not mean["es_only"] <= ES_ONLY_MAX_MEAN_VAL:
+        broken.append(f"es_only: mean val {mean['es_only']:.1%} > {ES_ONLY_MAX_MEAN_VAL:.0%}")
+    for name in ("es_hidden", "es_lr"):
+        if name in mean and "es_only" in mean and \
+                not mean[name] >= mean["es_only"] + ONE_CHANGE_GAIN:
+            broken.append(f"{name}: mean val {mean[name]:.1%} is not {ONE_CHANGE_GAIN:.0%} "
+                          f"above es_only's {mean['es_only']:.1%}")
     return broken
 
 
@@ -183,6 +238,60 @@ def reproduce(
     records = run_many(jobs, workers=workers, cache=cache, progress=progress)
     return {e.name: Group(e.name, records[i * len(seeds):(i + 1) * len(seeds)])
             for i, e in enumerate(experiments)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The ablation: what each of the four changes does, one at a time
+
+
+def _vary(base: Experiment, name: str, description: str, model: dict | None = None,
+          train: dict | None = None) -> Experiment:
+    return dataclasses.replace(
+        base, name=name, description=description,
+        model=dataclasses.replace(base.model, **(model or {})),
+        train=dataclasses.replace(base.train, **(train or {})))
+
+
+def _ablation() -> dict[str, Experiment]:
+    """The baseline, one change added to (baseline + early stopping), the fix, one change removed."""
+    es_only = ES_ONLY
+    variants = [
+        BASELINE,
+        es_only,
+        _vary(es_only, "es_dropout", "+ dropout", model={"dropout": FIX.model.dropout}),
+        _vary(es_only, "es_hidden", "+ a smaller hidden size",
+              model={"hidden_size": FIX.model.hidden_size}),
+        _vary(es_only, "es_lr", "+ a lower learning rate", train={"lr": FIX.train.lr}),
+        FIX,
+        _vary(FIX, "fix_no_dropout", "the fix without dropout", model={"dropout": 0.0}),
+        _vary(FIX, "fix_no_hidden", "the fix with the baseline's hidden size",
+              model={"hidden_size": BASELINE.model.hidden_size}),
+        _vary(FIX, "fix_no_lr", "the fix with the baseline's learning rate",
+              train={"lr": BASELINE.train.lr}),
+        _vary(FIX, "fix_no_es", "the fix without early stopping (the baseline's 60 epochs)",
+              train={"early_stopping": False, "max_epochs": BASELINE.train.max_epochs}),
+    ]
+    return {v.name: v for v in variants}
+
+
+ABLATION = _ablation()
+
+
+def run_ablation(seeds: Iterable[int] = range(20), workers: int = 2, cache: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Group]:
+    """Every ablation variant on every seed (cached, on worker processes)."""
+    return reproduce(seeds, tuple(ABLATION.values()), workers, cache, progress)
+
+
+def ablation_json(groups: dict[str, Group]) -> dict:
+    """{"seeds", "data_fingerprint", "variants": {name: {metric: [one value per seed]}}}."""
+    from ..data import COURSE_FINGERPRINT
+
+    first = next(iter(groups.values()))
+    return {"seeds": list(first.seeds), "data_fingerprint": COURSE_FINGERPRINT,
+            "variants": {name: {metric: group.values(metric) for metric in
+                                ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")}
+                         for name, group in groups.items()}}
 
 
 # What the lesson claims (it trained on random data, so these were never measured).
@@ -213,7 +322,9 @@ class MapConfig:
     dropouts: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
     hidden_sizes: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
     seeds: tuple[int, ...] = (0, 1, 2)
-    base: Experiment = FIX  # everything but dropout, hidden size and seed
+    # Everything but dropout, hidden size and seed: the baseline with early stopping, where the
+    # two axes matter (at the fix's slow learning rate, every size from 32 up passes).
+    base: Experiment = ES_ONLY
 
     def experiment(self, dropout: float, hidden: int) -> Experiment:
         return dataclasses.replace(
@@ -335,7 +446,7 @@ def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec =
 # Widgets (the notebook and the Voila app call these)
 
 
-def panel(start: Experiment = BASELINE, initial: History | None = None, **options):
+def panel(start: Experiment = ES_ONLY, initial: History | None = None, **options):
     """The experiment panel, judged by this lesson's task, starting from `start`."""
     from ..ui.widgets import ExperimentPanel
 

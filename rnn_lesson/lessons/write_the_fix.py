@@ -23,7 +23,7 @@ from ..data import COURSE_FINGERPRINT, load_course_data
 from ..models import ModelConfig
 from ..results import Verdict
 from ..training import History, TrainConfig, TrainingDiverged, train
-from .overfitting import FIX, TASK, plot_run
+from .overfitting import FIX, SOLUTION_CODE, TASK, plot_run  # noqa: F401 (the notebook imports it here)
 
 INPUT_SIZE, NUM_CLASSES = 10, 2
 PROGRESS_KEY = "02 write the fix"
@@ -233,20 +233,3 @@ def _settings_text(rnn: nn.RNNBase, model: nn.Module, settings: Settings) -> str
     return (f"{type(rnn).__name__} hidden {rnn.hidden_size} x {rnn.num_layers}, dropout inside "
             f"{rnn.dropout}, lr {settings.lr:g}, early stopping "
             f"{'on' if settings.early_stopping else 'off'}")
-
-
-# The lesson's solution, as the learner would write it (shown after the fourth hint).
-SOLUTION_CODE = '''class MyRNN(nn.Module):
-    def __init__(self, input_size=10, hidden_size=32, output_size=2, dropout=0.3):
-        super().__init__()
-        self.rnn = nn.RNN(input_size, hidden_size, num_layers=2, batch_first=True,
-                          dropout=dropout)  # between the two layers
-        self.dropout = nn.Dropout(dropout)  # after the RNN
-        self.fc = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x):
-        out, _ = self.rnn(x)
-        return self.fc(self.dropout(out[:, -1, :]))
-
-
-settings = Settings(lr=1e-3, max_epochs=60, early_stopping=True, patience=3)'''

@@ -159,7 +159,7 @@ class ExperimentPanel:
             "early_stopping": w.Checkbox(value=start_train.early_stopping,
                                          description="early stopping (restore best)",
                                          indent=False),
-            "max_epochs": w.IntSlider(value=start_train.max_epochs, min=10, max=60, step=10,
+            "max_epochs": w.IntSlider(value=start_train.max_epochs, min=4, max=60, step=4,
                                       description="max epochs", continuous_update=False,
                                       style=style, layout=wide),
             "seed": w.IntSlider(value=0, min=0, max=9, description="seed",

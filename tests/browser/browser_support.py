@@ -90,6 +90,7 @@ def isolated_env(home: Path) -> dict[str, str]:
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]), IPYTHONDIR=str(dirs["ipython"]),
         MPLCONFIGDIR=str(dirs["mpl"]), JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # no debugger warning in the kernel's stderr
+        RNN_LESSON_PROGRESS=str(home / "progress.json"),  # never the learner's own progress
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     )
@@ -187,6 +188,34 @@ def start_lab(home: Path) -> tuple[Server, str]:
     server = Server("JupyterLab", args, env, work, home / "jupyterlab.log", port,
                     f"/api/status?token={token}")
     return server, token
+
+
+def start_notebook7(home: Path) -> tuple[Server, str]:
+    """Jupyter Notebook 7 (`jupyter notebook`) on a copy of the notebooks, like start_lab."""
+    work = home / "work"
+    for notebook in NOTEBOOKS:
+        strip_outputs(notebook, work / "notebooks" / notebook.name)
+    env = isolated_env(home / "nb7")
+    token, port = secrets.token_hex(16), free_port()
+    args = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+            "--ServerApp.allow_root=True"]
+    server = Server("Notebook 7", args, env, work, home / "notebook7.log", port,
+                    f"/api/status?token={token}")
+    return server, token
+
+
+def restart_kernels(server: "Server", token: str) -> int:
+    """Restart every kernel of the server through its REST API (as Kernel > Restart does)."""
+    with urllib.request.urlopen(f"{server.base}/api/kernels?token={token}", timeout=30) as answer:
+        kernels = json.load(answer)
+    for kernel in kernels:
+        request = urllib.request.Request(
+            f"{server.base}/api/kernels/{kernel['id']}/restart?token={token}", method="POST",
+            data=b"{}", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=120).close()
+    return len(kernels)
 
 
 def start_voila(home: Path, notebook: Path = APP_NOTEBOOK) -> Server:

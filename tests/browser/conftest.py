@@ -123,3 +123,15 @@ def voila_server(chromium, tmp_path_factory):
     finally:
         server.stop()
         _state["servers"].remove(server)
+
+
+@pytest.fixture(scope="package")
+def notebook7_server(chromium, tmp_path_factory):
+    """Jupyter Notebook 7 on copies of the notebooks."""
+    server, token = support.start_notebook7(tmp_path_factory.mktemp("nb7"))
+    _state["servers"].append(server)
+    try:
+        yield server, token
+    finally:
+        server.stop()
+        _state["servers"].remove(server)

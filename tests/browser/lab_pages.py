@@ -7,9 +7,12 @@ never a fixed sleep. Timeouts are generous: training is 3-10x slower on a shared
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
+import time
+import urllib.request
 from dataclasses import dataclass
 
 from .browser_support import KERNEL_START_S, RUN_ALL_S, TRAIN_S
@@ -27,15 +30,19 @@ def normalize(text: str) -> str:
 class LabNotebook:
     """One notebook open in its own JupyterLab page (its own workspace: no other tabs)."""
 
-    def __init__(self, browser, base_url: str, token: str, path: str) -> None:
+    def __init__(self, browser, base_url: str, token: str, path: str,
+                 notebook7: bool = False) -> None:
         self.path = path
+        self.notebook7 = notebook7
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
         self.page = self.context.new_page()
         self.page.set_default_timeout(120 * MS)
         self.ran_all = False
         workspace = "test-" + secrets.token_hex(4)
-        self.page.goto(f"{base_url}/lab/workspaces/{workspace}/tree/{path}?token={token}",
-                       timeout=180 * MS)
+        self.base_url, self.token = base_url, token
+        url = (f"{base_url}/notebooks/{path}?token={token}" if notebook7 else
+               f"{base_url}/lab/workspaces/{workspace}/tree/{path}?token={token}")
+        self.page.goto(url, timeout=180 * MS)
         self.wait_kernel_idle(KERNEL_START_S)
 
     def kernel_status(self) -> str:
@@ -43,7 +50,20 @@ class LabNotebook:
 
     def wait_kernel_idle(self, timeout_s: float) -> None:
         """The status bar's "<kernel name> | Idle": a kernel exists and is idle. (The toolbar's
-        circle reports idle before there is a kernel at all.)"""
+        circle reports idle before there is a kernel at all.) Notebook 7 has no status bar: its
+        kernel name in the toolbar, then the execution indicator's "Kernel status: Idle"."""
+        if self.notebook7:
+            self.page.locator(".jp-Toolbar-kernelName").filter(
+                has_text=re.compile(r"Python")).wait_for(timeout=timeout_s * MS)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:  # the server knows the kernel's state
+                with urllib.request.urlopen(f"{self.base_url}/api/kernels?token={self.token}",
+                                            timeout=30) as answer:
+                    kernels = json.load(answer)
+                if kernels and all(k["execution_state"] == "idle" for k in kernels):
+                    return
+                time.sleep(0.25)
+            raise TimeoutError(f"the kernel was not idle within {timeout_s} s: {kernels}")
         self.page.locator(KERNEL_STATUS).filter(
             has_text=re.compile(r"^(?!No Kernel).+ \| Idle$")).wait_for(timeout=timeout_s * MS)
 
@@ -115,8 +135,8 @@ def log_console_entries(page) -> list[str]:
 class PanelState:
     caption: str
     banner: str  # the verdict line, first line of the banner
-    image: str  # the curves' <img> src (a data: URL of the PNG)
-    images: int  # how many images the curves' Output widget holds (must be 1)
+    image: str  # the curves' SVG description (its <desc>: the numbers of the run it shows)
+    images: int  # how many plots the curves area holds (must be 1)
     status: str
 
 
@@ -137,12 +157,13 @@ LOG_SCRIPT = """root => {
 STATE_SCRIPT = """root => {
     const text = sel => { const e = root.querySelector(sel); return e ? e.textContent.trim() : null; };
     const banner = root.querySelector('.widget-html.rnn-lesson-verdict .widget-html-content');
-    const imgs = root.querySelectorAll('.rnn-lesson-curves img');
+    const plots = root.querySelectorAll('.rnn-lesson-curves svg');
+    const desc = plots.length ? plots[plots.length - 1].querySelector('desc') : null;
     return {
         caption: text('.rnn-lesson-curves-settings .widget-html-content') || '',
         banner: banner ? banner.innerText.split('\\n')[0].trim() : '',
-        image: imgs.length ? imgs[imgs.length - 1].getAttribute('src') : '',
-        images: imgs.length,
+        image: desc ? desc.textContent : '',
+        images: plots.length,
         status: text('.rnn-lesson-status .widget-html-content') || '',
     };
 }"""
@@ -153,6 +174,7 @@ class Panel:
 
     def __init__(self, page, root_selector: str = ".rnn-lesson-panel") -> None:
         self.page = page
+        self.selector = root_selector
         self.root = page.locator(root_selector)
 
     def wait_visible(self, timeout_s: float = 120) -> None:
@@ -173,6 +195,12 @@ class Panel:
         handle = self.slider(description).locator(".noUi-handle")
         for _ in range(times):
             handle.press(key)
+
+    def click_track(self, description: str, fraction: float) -> None:
+        """A click on the slider's track at `fraction` of its width: the handle jumps there."""
+        track = self.slider(description).locator(".noUi-target")
+        box = track.bounding_box()
+        track.click(position={"x": box["width"] * fraction, "y": box["height"] / 2})
 
     def values(self) -> dict:
         """The control values the page shows, as `rnn_lesson.ui.widgets.settings_from` takes them."""
@@ -207,25 +235,18 @@ class Panel:
         settings ("Curves for", not "Training for"), the banner holds a verdict (not
         "Training..."), and the image is a new one. Fails at once on "Training failed"."""
         expected = self.expected_caption(values)
-        try:
-            self.page.wait_for_function(
-                """([root, expected, notImage]) => {
-                    const banner = root.querySelector(
-                        '.widget-html.rnn-lesson-verdict .widget-html-content');
-                    const text = banner ? banner.textContent.trim() : '';
-                    if (/^(Training failed|Cannot train)/.test(text)) return true;
-                    const caption = root.querySelector(
-                        '.rnn-lesson-curves-settings .widget-html-content');
-                    const imgs = root.querySelectorAll('.rnn-lesson-curves img');
-                    const img = imgs[imgs.length - 1];
-                    return caption && caption.textContent.trim() === expected
-                        && /^Task (not )?passed:/.test(text)
-                        && img && img.getAttribute('src') && img.getAttribute('src') !== notImage;
-                }""", arg=[self.root.element_handle(), expected, not_image],
-                timeout=timeout_s * MS, polling=200)
-        except Exception as error:
-            raise AssertionError(f"the panel did not show a finished run of {expected!r} within "
-                                 f"{timeout_s} s; it shows {self.state()}") from error
+        # Polled from Python with the same script as state() (a page-side wait_for_function
+        # never resolved in Notebook 7 although the page showed the finished run).
+        deadline = time.monotonic() + timeout_s
+        state = self.state()
+        while not (re.match(r"Training failed|Cannot train", state.banner)
+                   or (state.caption == expected and re.match(r"Task (not )?passed:", state.banner)
+                       and state.image and state.image != not_image)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the panel did not show a finished run of {expected!r} "
+                                     f"within {timeout_s} s; it shows {state}")
+            self.page.wait_for_timeout(200)
+            state = self.state()
         state = self.state()
         assert not re.match(r"Training failed|Cannot train", state.banner), state.banner
         # One plot, the last: an Output widget that was not cleared stacks the old plots above

@@ -114,3 +114,49 @@ def test_quiz_wrong_then_right(experiment):
     expect(card.feedback()).to_have_text(normalize(reference.feedback_text), use_inner_text=True)
     keep_screenshot(card.root, "lab-quiz-right")
     assert not re.search("Traceback", notebook.page.locator("body").inner_text())
+
+
+def test_compare_two_runs_in_the_log(experiment):
+    notebook, panel = experiment
+    log = panel.root.locator(".rnn-lesson-run-log select")
+    log.scroll_into_view_if_needed()
+    labels = [text.strip() for text in log.locator("option").all_inner_texts()]
+    assert len(labels) >= 2, f"the run log holds {labels}: every finished run should be a row"
+    log.select_option(label=labels[:2])  # as Ctrl+click on two rows does
+    comparison = panel.root.locator(".rnn-lesson-comparison svg")
+    comparison.wait_for(timeout=60 * 1000)
+    assert comparison.locator("polyline").count() == 4  # val loss and val accuracy of each run
+    legend = comparison.inner_html()
+    assert "#1:" in legend and "#2:" in legend
+    keep_screenshot(panel.root.locator(".rnn-lesson-comparison"), "lab-run-log-comparison")
+    assert page_problems(notebook.page) == []
+
+
+def luminance(css_color: str) -> float:
+    red, green, blue = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def test_the_panel_and_quiz_read_well_in_the_dark_theme(experiment):
+    notebook, panel = experiment
+    page = notebook.page
+    page.get_by_role("menuitem", name="Settings", exact=True).click()
+    page.get_by_role("menuitem", name="Theme", exact=True).click()
+    page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                           timeout=60 * 1000)
+    try:
+        banner = panel.root.locator(".rnn-lesson-verdict div").first
+        background = banner.evaluate("e => getComputedStyle(e).backgroundColor")
+        text = banner.evaluate("e => getComputedStyle(e).color")
+        assert luminance(background) < 0.35 and luminance(text) > 0.6, (background, text)
+        keep_screenshot(panel.root, "lab-panel-dark-theme")
+        card = QuizCard(page, "t8")
+        card.root.scroll_into_view_if_needed()
+        keep_screenshot(card.root, "lab-quiz-dark-theme")
+    finally:
+        page.get_by_role("menuitem", name="Settings", exact=True).click()
+        page.get_by_role("menuitem", name="Theme", exact=True).click()
+        page.get_by_role("menuitem", name="JupyterLab Light", exact=True).click()
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
+                               timeout=60 * 1000)
