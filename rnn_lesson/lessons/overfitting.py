@@ -13,11 +13,16 @@ import html
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+import statistics
+
+import torch
+from torch import nn
+
 from ..data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
-from ..models import ModelConfig
+from ..models import ModelConfig, SequenceClassifier
 from ..results import Group, Task, Verdict, format_spread
 from ..runs import Experiment, run_many
-from ..training import History, TrainConfig
+from ..training import History, TrainConfig, train
 from ..ui.plots import TRAIN_COLOR, VAL_COLOR, Heatmap, Line, new_figure, plot_heatmaps, plot_learning_curves
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +141,7 @@ SOLUTION_CODE = '''class MyRNN(nn.Module):
         return self.fc(self.dropout(out[:, -1, :]))
 
 
-settings = Settings(lr=1e-3, max_epochs=60, early_stopping=True, patience=3)'''
+settings = Settings(lr=1e-3, max_epochs=16, early_stopping=True, patience=3)'''
 
 
 SOLUTION = Hint(
@@ -144,7 +149,8 @@ SOLUTION = Hint(
     "Dropout 0.3 inside <code>nn.RNN</code> and after it, hidden size 32, Adam with lr 1e-3, and "
     "early stopping on validation loss with patience 3 that restores the best epoch. This is "
     "<code>rnn_lesson.lessons.overfitting.FIX</code>; set the sliders to it (dropout 0.30, hidden "
-    "size 32, learning rate 1e-3, 2 layers, rnn, early stopping on) and the verdict turns green. "
+    "size 32, learning rate 1e-3, 2 layers, rnn, early stopping on, max epochs 16) and the verdict "
+    "turns green. "
     "In plain PyTorch, for the exercise below:<pre>" + html.escape(SOLUTION_CODE) + "</pre>",
 )
 
@@ -431,7 +437,7 @@ def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec =
     example = split.x[0, :, 1:]
     for j in range(example.shape[1]):
         ax_noise.plot(steps, example[:, j], lw=1, alpha=0.7)
-    ax_noise.set_title("features 1-9 of one sequence: noise and pulses", fontsize=10)
+    ax_noise.set_title("features 1-9 of one sequence: noise, its offsets and pulses", fontsize=10)
     for ax in (ax_signal, ax_noise):
         ax.set_xlabel("time step")
         ax.set_xticks(range(1, split.x.shape[1] + 1, 2))
@@ -467,3 +473,146 @@ def map_widget(result: MapResult, follow=None):
     assumed = {"lr": base.train.lr, "early_stopping": base.train.early_stopping,
                "num_layers": base.model.num_layers, "cell": base.model.cell}
     return MapWidget(lambda mark: map_figure(result, mark), follow, assumed=assumed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ablation, told: a figure and sentences computed from the runs
+
+
+ABLATION_ORDER = ("baseline", "es_only", "es_dropout", "es_hidden", "es_lr", "fix",
+                  "fix_no_dropout", "fix_no_hidden", "fix_no_lr", "fix_no_es")
+
+
+def ablation_figure(groups: dict[str, Group]):
+    """Val and train accuracy of every variant: one dot per seed, the mean as a bar, task lines."""
+    import numpy as np
+
+    names = [n for n in ABLATION_ORDER if n in groups]
+    fig = new_figure(figsize=(11, 4.2))
+    ax = fig.subplots()
+    x = np.arange(len(names))
+    for offset, metric, color, label in ((-0.18, "train_acc", TRAIN_COLOR, "train"),
+                                         (0.18, "val_acc", VAL_COLOR, "validation")):
+        means = [groups[n].spread(metric).mean for n in names]
+        ax.bar(x + offset, means, 0.34, color=color, alpha=0.35, label=f"{label}: mean")
+        for i, name in enumerate(names):
+            values = groups[name].values(metric)
+            ax.plot([x[i] + offset] * len(values), values, "o", ms=3.5, color=color,
+                    label=f"{label}: one seed" if i == 0 else None)
+    for line in TASK_LINES:
+        ax.axhline(line.y, color=line.color, ls=line.style, lw=1, label=line.label)
+    ax.axvline(0.5, color="gray", lw=0.8)
+    ax.axvline(4.5, color="gray", lw=0.8)
+    ax.text(2.5, 1.005, "one change added to baseline + early stopping", ha="center", fontsize=8)
+    ax.text(7.5, 1.005, "one change removed from the fix", ha="center", fontsize=8)
+    ax.set_xticks(x, [n.replace("_", "\n", 1) for n in names], fontsize=8)
+    ax.set_ylim(0.70, 1.02)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=7)
+    seeds = len(next(iter(groups.values())).runs)
+    ax.set_title(f"What each change does: {seeds} seeds per variant (dots), mean (bars)",
+                 fontsize=10)
+    return fig
+
+
+def passes(group: Group) -> int:
+    return sum(check_task(run).passed for run in group.runs)
+
+
+def ablation_story(groups: dict[str, Group]) -> str:
+    """The ablation's reading, as Markdown, every number computed from `groups`."""
+    val = {n: g.spread("val_acc").mean for n, g in groups.items()}
+    seeds = len(groups["fix"].runs)
+
+    def pts(a: str, b: str) -> str:
+        return f"{100 * (val[a] - val[b]):+.1f} points"
+
+    lines = [
+        f"- **Early stopping is necessary, not sufficient.** Alone, it lifts mean validation "
+        f"accuracy from {val['baseline']:.1%} to {val['es_only']:.1%} and passes the task on "
+        f"{passes(groups['es_only'])} of {seeds} seeds. Removed from the fix (the fix trained "
+        f"for the baseline's {BASELINE.train.max_epochs} epochs), validation falls to "
+        f"{val['fix_no_es']:.1%} and train accuracy climbs to "
+        f"{groups['fix_no_es'].spread('train_acc').mean:.1%}: the fix then memorizes too.",
+        f"- **Slowing memorization is what carries the fix.** On top of early stopping, a smaller "
+        f"network gives {pts('es_hidden', 'es_only')} ({passes(groups['es_hidden'])}/{seeds} "
+        f"seeds pass), a lower learning rate {pts('es_lr', 'es_only')} "
+        f"({passes(groups['es_lr'])}/{seeds}). They **substitute** for each other: removing "
+        f"either from the fix costs little ({pts('fix_no_hidden', 'fix')} without the smaller "
+        f"network, {pts('fix_no_lr', 'fix')} without the lower rate), because the other one "
+        f"still slows the memorizing down enough for early stopping to catch the best epoch.",
+        f"- **Dropout is weak here**: {pts('es_dropout', 'es_only')} on top of early stopping, "
+        f"and {pts('fix_no_dropout', 'fix')} when removed from the fix "
+        f"({passes(groups['fix_no_dropout'])}/{seeds} seeds still pass). The next cells "
+        f"measure why.",
+        f"- **The fix** passes on {passes(groups['fix'])} of {seeds} seeds, at "
+        f"{val['fix']:.1%} validation and {groups['fix'].spread('train_acc').mean:.1%} train "
+        f"accuracy, near the {BEST_POSSIBLE:.0%} ceiling.",
+    ]
+    return "\n".join(lines)
+
+
+class InputDropout(nn.Module):
+    """The course model with dropout on its *inputs* too: every feature of every step is zeroed
+    at random, so a sequence never looks the same twice to the recurrence (a measurement of
+    notebook 02, trained with `train(build=...)`)."""
+
+    def __init__(self, config: ModelConfig, p: float) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(p)
+        self.classifier = SequenceClassifier(config)
+
+    def forward(self, x, lengths=None):
+        return self.classifier(self.drop(x), lengths)
+
+
+def input_dropout_runs(seeds: Iterable[int], p: float = 0.3) -> Group:
+    """es_only with dropout p on the inputs (and none inside or after the RNN), one run per seed."""
+    runs = []
+    for seed in seeds:
+        exp = ES_ONLY.with_seed(seed)
+        runs.append(train(exp.model, exp.train, build=lambda: InputDropout(exp.model, p)))
+    return Group(f"es_only + input dropout {p}", runs)
+
+
+def where_dropout_acts(p: float = 0.5, seed: int = 0) -> dict[str, bool]:
+    """Two training-mode passes of nn.RNN(num_layers=2, dropout=p) over the same input: does
+    each layer's final state change from one pass to the next (that is, did dropout act in it)?"""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        rnn = nn.RNN(10, 32, num_layers=2, dropout=p, batch_first=True).train()
+        x = torch.randn(8, 20, 10)
+        with torch.no_grad():
+            (_, first), (_, second) = rnn(x), rnn(x)
+    return {"layer 1 (its recurrence)": not torch.equal(first[0], second[0]),
+            "layer 2 (its input, layer 1's output)": not torch.equal(first[1], second[1])}
+
+
+def map_story(result: "MapResult") -> str:
+    """The map's reading, as Markdown, from its numbers."""
+    config = result.config
+    val = {key: cell.spread("val_acc").mean for key, cell in result.cells.items()}
+    inside = sum(result.passes(*key) for key in result.cells)
+    low, high = min(val.values()), max(val.values())
+    by_hidden = {h: statistics.fmean(val[(d, h)] for d in config.dropouts)
+                 for h in config.hidden_sizes}
+    by_dropout = {d: statistics.fmean(val[(d, h)] for h in config.hidden_sizes)
+                  for d in config.dropouts}
+    small = [h for h in config.hidden_sizes if h <= 64]
+    big = [h for h in config.hidden_sizes if h > 64]
+    return "\n".join([
+        f"- The map spans **{100 * (high - low):.1f} points** of validation accuracy "
+        f"({low:.1%} to {high:.1%}); the task passes (on the mean of {len(config.seeds)} seeds) in "
+        f"{inside} of {len(val)} cells.",
+        f"- **Hidden size is the big axis**: averaged over dropouts, "
+        + ", ".join(f"{h} units {by_hidden[h]:.1%}" for h in config.hidden_sizes)
+        + f". At this fast learning rate, the networks of {', '.join(map(str, big))} units "
+        f"memorize before early stopping can catch a good epoch; those of "
+        f"{', '.join(map(str, small))} cannot memorize that fast.",
+        f"- **Dropout is the small axis**: averaged over hidden sizes, from "
+        f"{by_dropout[config.dropouts[0]]:.1%} without dropout to "
+        f"{by_dropout[config.dropouts[-1]]:.1%} at {config.dropouts[-1]}, mostly through the "
+        f"big networks.",
+    ])

@@ -222,10 +222,10 @@ class Panel:
 
     @staticmethod
     def expected_caption(values: dict) -> str:
-        from rnn_lesson.lessons.overfitting import BASELINE
+        from rnn_lesson.lessons.overfitting import ES_ONLY
         from rnn_lesson.ui.widgets import describe, settings_from
 
-        return "Curves for: " + describe(*settings_from(values, BASELINE))
+        return "Curves for: " + describe(*settings_from(values, ES_ONLY))
 
     def state(self) -> PanelState:
         return PanelState(**self.root.evaluate(STATE_SCRIPT))
@@ -278,11 +278,11 @@ def expected_verdict(values: dict) -> str:
     """The verdict line a run of `values` must end with, trained here (training is deterministic
     for a seed: the same numbers as in the kernel)."""
     from rnn_lesson.data import load_course_data
-    from rnn_lesson.lessons.overfitting import BASELINE, check_task
+    from rnn_lesson.lessons.overfitting import ES_ONLY, check_task
     from rnn_lesson.training import train
     from rnn_lesson.ui.widgets import settings_from
 
-    history = train(*settings_from(values, BASELINE), load_course_data())
+    history = train(*settings_from(values, ES_ONLY), load_course_data())
     return check_task(history).short()
 
 
