@@ -2,6 +2,7 @@
 """Set up and run the course with nothing but Python 3.10+:
 
     python3 course.py lab       create .venv if needed, then open the notebooks in JupyterLab
+    python3 course.py notebook  the same in Jupyter Notebook 7 (the classic one-document view)
     python3 course.py test      create .venv if needed, then run every test (unit + notebooks)
     python3 course.py app       open the experiment as a page with no code (Voila, port 8866)
     python3 course.py execute   re-run every notebook top to bottom and save its outputs
@@ -69,13 +70,13 @@ def execute(notebooks: list[Path], extra: list[str]) -> None:
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
     extra = sys.argv[2:]
-    if command not in {"lab", "test", "app", "execute", "setup"}:
+    if command not in {"lab", "notebook", "test", "app", "execute", "setup"}:
         sys.exit(__doc__)
     setup()
-    if command == "lab":
+    if command in ("lab", "notebook"):
         # Jupyter refuses to start as root (as in many containers) unless told it is wanted.
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-        run([str(PYTHON), "-m", "jupyter", "lab", "--ip=127.0.0.1", "notebooks/"] + as_root + extra)
+        run([str(PYTHON), "-m", "jupyter", command, "--ip=127.0.0.1", "notebooks/"] + as_root + extra)
     elif command == "test":
         # The notebooks' quizzes must not read or write the learner's own progress file.
         progress = os.path.join(tempfile.mkdtemp(prefix="rnn-lesson-test-"), "progress.json")

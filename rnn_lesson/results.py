@@ -90,10 +90,11 @@ DEFAULT_METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")
 def table(rows: Sequence[Group], metrics: Sequence[str] = DEFAULT_METRICS) -> str:
     """One line per group, one column per metric: mean [min-max] over its seeds, accuracies in %."""
     width = max(len(r.name) for r in rows) + 2
-    lines = [f"{'':{width}s}" + "".join(f"{m:>22s}" for m in metrics) + "   seeds"]
-    for row in rows:
-        cells = [format_spread(name, row.spread(name)) for name in metrics]
-        lines.append(f"{row.name:{width}s}" + "".join(f"{c:>22s}" for c in cells)
+    cells = [[format_spread(name, row.spread(name)) for name in metrics] for row in rows]
+    widths = [max(22, len(m) + 2, *(len(c[i]) + 2 for c in cells)) for i, m in enumerate(metrics)]
+    lines = [f"{'':{width}s}" + "".join(f"{m:>{w}s}" for m, w in zip(metrics, widths)) + "   seeds"]
+    for row, line in zip(rows, cells):
+        lines.append(f"{row.name:{width}s}" + "".join(f"{c:>{w}s}" for c, w in zip(line, widths))
                      + f"   {len(row.runs)}")
     return "\n".join(lines)
 
