@@ -216,3 +216,105 @@ def test_run_seeds_table_and_figures(data):
     plot_dataset(data)
     plot_curves(runs.runs[0], "title")
     plot_seed_dots({"group": {"rnn": runs.values("test_acc")}})
+
+
+# Section 6 of notebook 04: the recipe chosen on folds of the 270, the final run, the published
+# table (no 120-epoch training here: tiny runs and hand-made records only).
+
+
+def test_fold_and_final_data_never_hold_the_test_set():
+    from rnn_lesson.japanese_vowels import stratified_folds
+
+    train_file = read_ts(DATA_DIR / TRAIN_FILE)
+    for k in range(3):
+        fold = load_japanese_vowels(differences=True, fold=k)
+        # padded to the longest of the 270 training utterances (26 frames); 12 coefficients and
+        # their 12 first differences
+        assert fold.train.x.shape == (180, 26, 24) and fold.val.x.shape == (90, 26, 24)
+        assert fold.test is fold.val or torch.equal(fold.test.x, fold.val.x)
+        assert torch.equal(fold.test.y, fold.val.y)
+        assert torch.bincount(fold.train.y).tolist() == [20] * 9
+        assert torch.bincount(fold.val.y).tolist() == [10] * 9
+    labels = [train_file.class_labels.index(label) for label in train_file.labels]
+    folds = stratified_folds(labels, 3, seed=0)
+    assert sorted(i for f in folds for i in f) == list(range(270))  # disjoint, and cover the 270
+    final = load_japanese_vowels(val_fraction=0, differences=True)
+    assert final.train.x.shape == (270, 29, 24) and final.test.x.shape == (370, 29, 24)
+    assert torch.bincount(final.train.y).tolist() == [30] * 9
+    with pytest.raises(ValueError, match="fold"):
+        load_japanese_vowels(fold=3)
+
+
+def test_first_differences_are_the_change_from_the_previous_frame():
+    raw = load_japanese_vowels(val_fraction=0, standardize=False, differences=True)
+    x, n = raw.train.x[0], int(raw.train.lengths[0])
+    assert torch.equal(x[0, 12:], torch.zeros(12))  # the first frame has no previous one
+    assert torch.allclose(x[1:n, 12:], x[1:n, :12] - x[: n - 1, :12], atol=1e-6)
+    assert (x[n:] == 0).all()  # padding stays zero
+
+
+def test_final_epochs_keeps_the_number_of_optimizer_steps():
+    from rnn_lesson.lessons.real_data import final_epochs
+
+    assert final_epochs(116) == 77  # 116 x 6 batches of 180 = 696 steps = 77.3 x 9 batches of 270
+    assert final_epochs(120) == 80 and final_epochs(3) == 2
+    assert final_epochs(10, train_before=270, train_after=270) == 10
+
+
+def _record(val_loss, test_acc=0.5, seed=0):
+    from rnn_lesson.training import History, Metrics
+    from rnn_lesson.lessons.real_data import RECIPE
+
+    train = dataclasses.replace(RECIPE.train, seed=seed)
+    return History(RECIPE.model, train, train_loss=[1.0] * len(val_loss),
+                   train_acc=[0.5] * len(val_loss), val_loss=list(val_loss),
+                   val_acc=[0.5] * len(val_loss),
+                   final=Metrics(0.1, 1.0, 0.1, 1.0, 0.1, test_acc))
+
+
+def test_choose_epochs_takes_the_lowest_mean_validation_loss():
+    from rnn_lesson.lessons.real_data import choose_epochs, plot_fold_choice
+    from rnn_lesson.results import Group
+
+    folds = Group("folds", [_record([3, 2, 1, 2]), _record([3, 1, 2, 2]), _record([3, 2, 1.5, 1])])
+    best, mean = choose_epochs(folds)
+    assert mean == pytest.approx([3, 5 / 3, 4.5 / 3, 5 / 3])
+    assert best == 3  # the lowest mean, which is not every fold's own best epoch
+    plot_fold_choice(folds, best, mean)
+
+
+def test_published_table_and_standing():
+    from rnn_lesson.lessons.real_data import (PUBLISHED, SOURCES, published_standing,
+                                              published_table)
+    from rnn_lesson.results import Group
+
+    ours = Group("final", [_record([1.0], test_acc=a, seed=s) for s, a in enumerate((0.98, 0.99))])
+    text = published_table(ours)
+    for name, accuracy, key in PUBLISHED:
+        assert name in text and f"{100 * accuracy:.1f}%" in text and key in SOURCES
+    for key, reference in SOURCES.items():
+        assert f"{key}: {reference}" in text
+    assert "this course: GRU 2x64 + first differences (2 seeds)" in text
+    assert "98.5%" in text and "98.0-99.0% over seeds" in text
+    rows = [line for line in text.splitlines() if line.strip().endswith(tuple(SOURCES)) or
+            "this course" in line]
+    assert len(rows) == len(PUBLISHED) + 1
+    values = [float(line.split("%")[0]) for line in rows]
+    assert values == sorted(values, reverse=True)  # best first
+    below, above = published_standing(ours)
+    assert sorted(below + above) == sorted(name for name, _, _ in PUBLISHED)
+    assert all(acc < 0.985 for name, acc, _ in PUBLISHED if name in below)
+    assert all(acc >= 0.985 for name, acc, _ in PUBLISHED if name in above)
+
+
+def test_measure_speakers_on_a_tiny_run():
+    from rnn_lesson.lessons.real_data import RECIPE, measure_speakers
+
+    data = load_japanese_vowels(val_fraction=0, differences=True)
+    quick = dataclasses.replace(RECIPE, train=dataclasses.replace(RECIPE.train, max_epochs=1))
+    history = quick.run(seed=0, data=data)
+    per_speaker = measure_speakers(history, data)
+    assert sorted(per_speaker) == [f"speaker_{c}" for c in range(1, 10)]
+    counts = torch.bincount(data.test.y).tolist()
+    overall = sum(n * per_speaker[f"speaker_{c + 1}"] for c, n in enumerate(counts)) / sum(counts)
+    assert overall == pytest.approx(history.final.test_acc, abs=1e-6)

@@ -173,36 +173,23 @@ class Server:
         self._log_file.close()
 
 
-def start_lab(home: Path) -> tuple[Server, str]:
-    """JupyterLab on a copy of the notebooks (outputs stripped; the repo's files never change)."""
+def start_jupyter(home: Path, app: str = "lab") -> tuple[Server, str]:
+    """JupyterLab (`app="lab"`) or Notebook 7 (`app="notebook"`) on a copy of the notebooks
+    (outputs stripped; the repo's files never change)."""
     work = home / "work"
     for notebook in NOTEBOOKS:
         strip_outputs(notebook, work / "notebooks" / notebook.name)
-    env = isolated_env(home / "lab")
+    env = isolated_env(home / app)
     token, port = secrets.token_hex(16), free_port()
-    args = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]
-    server = Server("JupyterLab", args, env, work, home / "jupyterlab.log", port,
-                    f"/api/status?token={token}")
-    return server, token
-
-
-def start_notebook7(home: Path) -> tuple[Server, str]:
-    """Jupyter Notebook 7 (`jupyter notebook`) on a copy of the notebooks, like start_lab."""
-    work = home / "work"
-    for notebook in NOTEBOOKS:
-        strip_outputs(notebook, work / "notebooks" / notebook.name)
-    env = isolated_env(home / "nb7")
-    token, port = secrets.token_hex(16), free_port()
-    args = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    args = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
             "--ServerApp.allow_root=True"]
-    server = Server("Notebook 7", args, env, work, home / "notebook7.log", port,
-                    f"/api/status?token={token}")
+    if app == "lab":
+        args += ["--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    server = Server({"lab": "JupyterLab", "notebook": "Notebook 7"}[app], args, env, work,
+                    home / f"{app}.log", port, f"/api/status?token={token}")
     return server, token
 
 

@@ -80,16 +80,20 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture(scope="package")
-def lab_server(chromium, tmp_path_factory):
-    """JupyterLab on copies of the notebooks; stopped (process group) also on failure."""
-    server, token = support.start_lab(tmp_path_factory.mktemp("lab"))
+def _serving(tmp_path_factory, app: str):
+    """A Jupyter server on copies of the notebooks; stopped (process group) also on failure."""
+    server, token = support.start_jupyter(tmp_path_factory.mktemp(app), app)
     _state["servers"].append(server)
     try:
         yield server, token
     finally:
         server.stop()
         _state["servers"].remove(server)
+
+
+@pytest.fixture(scope="package")
+def lab_server(chromium, tmp_path_factory):
+    yield from _serving(tmp_path_factory, "lab")
 
 
 @pytest.fixture(scope="package")
@@ -127,11 +131,4 @@ def voila_server(chromium, tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def notebook7_server(chromium, tmp_path_factory):
-    """Jupyter Notebook 7 on copies of the notebooks."""
-    server, token = support.start_notebook7(tmp_path_factory.mktemp("nb7"))
-    _state["servers"].append(server)
-    try:
-        yield server, token
-    finally:
-        server.stop()
-        _state["servers"].remove(server)
+    yield from _serving(tmp_path_factory, "notebook")
