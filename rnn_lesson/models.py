@@ -20,6 +20,7 @@ class ModelConfig:
     num_layers: int = 2
     dropout: float = 0.3  # between recurrent layers AND on the recurrent output
     num_classes: int = 2
+    input_dropout: float = 0.0  # on the input features of every step, before the recurrence
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -31,12 +32,14 @@ class ModelConfig:
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) \
                 or self.num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
-                or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"dropout must be in [0, 1), got {self.dropout!r}: it is the probability of zeroing "
-                "a unit, so 0 turns it off and 1 would zero everything. Try 0.3."
-            )
+        for name in ("dropout", "input_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0.0 <= value < 1.0:
+                raise ValueError(
+                    f"{name} must be in [0, 1), got {value!r}: it is the probability of zeroing "
+                    "a unit, so 0 turns it off and 1 would zero everything. Try 0.3."
+                )
         needed = 16 * self.parameter_estimate()  # weights, gradients and Adam's two moments, float32
         if needed > _memory_bytes():
             raise ValueError(
@@ -80,6 +83,8 @@ class SequenceClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.num_classes)
+        # Dropout on the inputs reaches what the recurrence reads at every step (notebook 02).
+        self.input_dropout = nn.Dropout(config.input_dropout) if config.input_dropout else None
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, seq_len, input_size); lengths: valid steps per sequence, or None if all are.
@@ -87,6 +92,8 @@ class SequenceClassifier(nn.Module):
         Returns logits of shape (batch, num_classes).
         """
         self._check_input(x, lengths)
+        if self.input_dropout is not None:
+            x = self.input_dropout(x)
         if lengths is not None:
             x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, h_n = self.rnn(x)

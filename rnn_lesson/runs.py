@@ -94,6 +94,10 @@ class Experiment:
              measure: Measure | None = None) -> list[Job]:
         return [Job(self.model, self.with_seed(s).train, data, measure) for s in seeds]
 
+    def record(self, seed: int = 0, data: "DataSource" = COURSE_DATA) -> History:
+        """One run's record (without the model), read from the cache if it was trained before."""
+        return run_many(self.jobs([seed], data), workers=1)[0]
+
     def run(self, seed: int = 0, data: Dataset | None = None, on_epoch_end=None) -> History:
         """Train it once, in this process, keeping the model (`history.model`)."""
         exp = self.with_seed(seed)

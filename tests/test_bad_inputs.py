@@ -43,6 +43,7 @@ def test_bad_training_settings(changes, message):
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ({"dropout": -0.1}, r"dropout must be in \[0, 1\)"),
     ({"dropout": math.nan}, r"dropout must be in \[0, 1\)"),
+    ({"input_dropout": 1.0}, r"input_dropout must be in \[0, 1\)"),
     ({"hidden_size": 32.0}, "hidden_size must be an integer"),
     ({"hidden_size": 0}, "hidden_size must be an integer >= 1"),
     ({"num_layers": True}, "num_layers must be an integer"),

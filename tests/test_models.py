@@ -80,3 +80,17 @@ def test_parameter_count_of_the_lessons_fix():
     # RNN 10->32 and 32->32 (weights + two biases each), then Linear 32->2
     expected = (32 * 10 + 32 * 32 + 64) + (32 * 32 + 32 * 32 + 64) + (32 * 2 + 2)
     assert count_parameters(build_model(ModelConfig())) == expected
+
+
+def test_input_dropout_zeroes_inputs_in_training_only_and_is_absent_at_zero():
+    import torch
+
+    from rnn_lesson.models import ModelConfig, build_model
+
+    assert build_model(ModelConfig()).input_dropout is None  # no module, no random numbers drawn
+    model = build_model(ModelConfig(input_dropout=0.5))
+    x = torch.randn(4, 20, 10)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))

@@ -109,3 +109,10 @@ def test_a_failing_run_in_a_worker_stops_the_pool_early(tmp_path):
 
 def _fail(history, data):
     raise RuntimeError("measurement failed")
+
+
+def test_an_experiments_record_comes_from_the_cache_the_second_time(tmp_path, monkeypatch, plain):
+    monkeypatch.setenv("RNN_LESSON_CACHE", str(tmp_path))
+    first = QUICK.record(seed=0)
+    assert first.model is None and without_seconds([first]) == without_seconds(plain[:1])
+    assert QUICK.record(seed=0).seconds == first.seconds  # the same stored record, not a new run

@@ -554,27 +554,12 @@ def ablation_story(groups: dict[str, Group]) -> str:
     return "\n".join(lines)
 
 
-class InputDropout(nn.Module):
-    """The course model with dropout on its *inputs* too: every feature of every step is zeroed
-    at random, so a sequence never looks the same twice to the recurrence (a measurement of
-    notebook 02, trained with `train(build=...)`)."""
-
-    def __init__(self, config: ModelConfig, p: float) -> None:
-        super().__init__()
-        self.drop = nn.Dropout(p)
-        self.classifier = SequenceClassifier(config)
-
-    def forward(self, x, lengths=None):
-        return self.classifier(self.drop(x), lengths)
-
-
 def input_dropout_runs(seeds: Iterable[int], p: float = 0.3) -> Group:
-    """es_only with dropout p on the inputs (and none inside or after the RNN), one run per seed."""
-    runs = []
-    for seed in seeds:
-        exp = ES_ONLY.with_seed(seed)
-        runs.append(train(exp.model, exp.train, build=lambda: InputDropout(exp.model, p)))
-    return Group(f"es_only + input dropout {p}", runs)
+    """es_only with dropout p on the inputs (and none inside or after the RNN): every feature of
+    every step is zeroed at random, so a sequence never looks the same twice to the recurrence."""
+    variant = _vary(ES_ONLY, f"es_only + input dropout {p}", "dropout on the inputs",
+                    model={"input_dropout": p})
+    return reproduce(seeds, (variant,))[variant.name]
 
 
 def where_dropout_acts(p: float = 0.5, seed: int = 0) -> dict[str, bool]:
