@@ -148,7 +148,9 @@ class Task:
     max_train_acc: float
     hint_memorizes: str = ""  # val too low and train too high
     hint_train_high: str = ""  # val fine, train too high
-    hint_val_low: str = ""  # both low
+    hint_val_low: str = ""  # both low, and the curves do not say why
+    hint_stopped_early: str = ""  # both low at the kept epoch, but train kept climbing after it
+    hint_undertrained: str = ""  # both low, still improving when training ended
     hint_not_finite: str = "the run produced NaN or infinite numbers: it diverged."
 
     def check(self, result: History | tuple[float, float]) -> Verdict:
@@ -173,5 +175,17 @@ class Task:
             failures.append(f"train accuracy {train_acc:.1%} is not below {self.max_train_acc:.0%}"
                             + (f" ({over:.1f} points over)" if over >= 0.05 else ""))
         hint = (self.hint_memorizes if low_val and high_train else self.hint_train_high
-                if high_train else self.hint_val_low if low_val else "")
+                if high_train else self._why_low(result) if low_val else "")
         return Verdict(not failures, train_acc, val_acc, tuple(failures), hint, self)
+
+    def _why_low(self, result: History | tuple[float, float]) -> str:
+        """Both accuracies low: the curves tell an early-stopped memorizer from a model that ran
+        out of epochs (two numbers alone cannot)."""
+        if isinstance(result, History) and result.epochs:
+            kept = result.best_epoch or result.epochs
+            climbed = max(result.train_acc) - result.train_acc[kept - 1]
+            if result.restored_best and kept < result.epochs and climbed >= 0.02:
+                return self.hint_stopped_early.format(epoch=kept, train=max(result.train_acc))
+            if kept == result.epochs and result.epochs == result.train_config.max_epochs:
+                return self.hint_undertrained or self.hint_val_low
+        return self.hint_val_low

@@ -155,3 +155,17 @@ def test_each_ablation_variant_differs_from_its_reference_by_one_change():
     # without early stopping, the fix trains as long as the baseline
     assert changed(ABLATION["fix_no_es"], FIX) == {"train.early_stopping", "train.max_epochs"}
     assert ABLATION["fix_no_es"].train.max_epochs == BASELINE.train.max_epochs
+
+
+def test_a_low_verdict_reads_the_curves_for_its_hint():
+    import dataclasses
+
+    from rnn_lesson.lessons.overfitting import ES_ONLY
+
+    stopped = ES_ONLY.record(seed=0)  # early stopping kept epoch 1 of a fast memorizer
+    hint = check_task(stopped).hint
+    assert not check_task(stopped).passed and "memorizes faster than early stopping" in hint
+    assert f"went back to epoch {stopped.best_epoch}" in hint and "underfits" not in hint
+    slow = dataclasses.replace(FIX, train=dataclasses.replace(
+        FIX.train, lr=1e-4, max_epochs=6, early_stopping=False)).run(seed=0)
+    assert "the run ended too soon" in check_task(slow).hint

@@ -2,7 +2,7 @@
 
 Two experiments and one explanation:
 
-* `compare_cells`: the lesson's regularized setup with each cell on the course data.
+* `compare_cells`: the lesson's fix with each cell on the course data.
 * `accuracy_vs_length`: a variant whose ramp sits in the first `SIGNAL_STEPS` steps only, followed
   by more and more steps of noise, so the network must carry what it saw early to the end.
 * `gradient_norm_per_step`: how much of the loss's gradient reaches each input step, which is why
@@ -92,7 +92,7 @@ def seconds_per_epoch(group: Group) -> Spread:
 
 
 # ---------------------------------------------------------------------------------------------
-# Experiment 1: the regularized setup with each cell, on the course data
+# Experiment 1: the lesson's fix with each cell, on the course data
 
 
 def compare_cells(

@@ -140,11 +140,7 @@ def luminance(css_color: str) -> float:
 def test_the_panel_and_quiz_read_well_in_the_dark_theme(experiment):
     notebook, panel = experiment
     page = notebook.page
-    page.get_by_role("menuitem", name="Settings", exact=True).click()
-    page.get_by_role("menuitem", name="Theme", exact=True).click()
-    page.get_by_role("menuitem", name="JupyterLab Dark", exact=True).click()
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
-                           timeout=60 * 1000)
+    change_theme(page, "JupyterLab Dark", light=False)
     try:
         banner = panel.root.locator(".rnn-lesson-verdict div").first
         background = banner.evaluate("e => getComputedStyle(e).backgroundColor")
@@ -155,8 +151,12 @@ def test_the_panel_and_quiz_read_well_in_the_dark_theme(experiment):
         card.root.scroll_into_view_if_needed()
         keep_screenshot(card.root, "lab-quiz-dark-theme")
     finally:
-        page.get_by_role("menuitem", name="Settings", exact=True).click()
-        page.get_by_role("menuitem", name="Theme", exact=True).click()
-        page.get_by_role("menuitem", name="JupyterLab Light", exact=True).click()
-        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'",
-                               timeout=60 * 1000)
+        change_theme(page, "JupyterLab Light", light=True)
+
+
+def change_theme(page, theme: str, light: bool) -> None:
+    """Settings > Theme, through JupyterLab's own command (the server exposes the app)."""
+    page.evaluate("theme => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
+                  theme)
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{str(light).lower()}'"
+                           " && !document.querySelector('#jupyterlab-splash')", timeout=60 * 1000)
