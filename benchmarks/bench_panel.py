@@ -12,7 +12,9 @@ epoch on screen. In the browser, add the round trip to the page (tests/browser m
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
 
 from rnn_lesson.lessons.overfitting import EXPERIMENTS, panel as experiment_panel
@@ -24,6 +26,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--start", choices=sorted(EXPERIMENTS), default="fix")
     args = parser.parse_args()
+    # The runs join a log of their own, never the learner's progress file.
+    os.environ["RNN_LESSON_PROGRESS"] = os.path.join(tempfile.mkdtemp(), "progress.json")
     bench = experiment_panel(start=EXPERIMENTS[args.start])
     bench.run()  # warm up torch
     moves, bare, first = [], [], []

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 ENV = "RNN_LESSON_PROGRESS"
 VERSION = 1
 SECTIONS = {"practice": dict, "test": dict, "verdicts": dict, "runs": list}
+SAVE_FAILED = "progress could not be saved to"
 
 
 def default_path() -> Path:
@@ -44,7 +45,8 @@ class Progress:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.problem = ""
-        self._memory: dict[str, Any] | None = None  # used when the file cannot be written
+        self._memory: dict[str, Any] | None = None  # used when the file cannot be read at all
+        self._last: dict[str, Any] | None = None  # the last record read or written
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -68,6 +70,7 @@ class Progress:
         shape = _shape_problem(record)
         if shape:
             return self._set_aside(shape)
+        self._last = record
         return record
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -85,11 +88,18 @@ class Progress:
                 partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
                 partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
                 partial.replace(self.path)
+                if self.problem.startswith(SAVE_FAILED):  # saved again: that problem is over
+                    self.problem = ""
+                self._last = record
                 return record
         except OSError as error:
-            record = self._unsaved(f"progress cannot be saved to {self.path} ({error}): set {ENV} "
-                                   "to a writable file. Your answers are kept until the kernel stops.")
+            # Not saved this time (a full disk, a folder that cannot be written): say so, keep
+            # what was last read, and try the file again at the next change.
+            self.problem = (f"{SAVE_FAILED} {self.path} ({error}): set {ENV} to a "
+                            "writable file. The course goes on; this change lives until the kernel stops.")
+            record = self._last if self._last is not None else empty()
             change(record)
+            self._last = record
             return record
 
     def _unsaved(self, message: str) -> dict[str, Any]:
@@ -164,20 +174,32 @@ class Progress:
                                         "settings": settings, "at": now()}
         self.update(change)
 
-    def add_run(self, row: dict[str, Any]) -> None:
-        self.update(lambda record: record["runs"].append(row))
+    def add_run(self, row: dict[str, Any]) -> int:
+        """Append a run of the panel's log, numbered after the file's last one; returns its number."""
+        number = [0]
+
+        def change(record: dict) -> None:
+            numbers = [r.get("run") for r in record["runs"] if isinstance(r, dict)]
+            number[0] = max((n for n in numbers if isinstance(n, int)), default=0) + 1
+            record["runs"].append({**row, "run": number[0]})
+        self.update(change)
+        return number[0]
 
     def clear_runs(self) -> None:
         self.update(lambda record: record["runs"].clear())
 
     def reset(self) -> Path | None:
         """Start over; the old file is kept beside it (returned) so a reset can be undone."""
-        self._memory = None
+        self._memory = self._last = None
         self.problem = ""
         if not self.path.is_file():
             return None
         kept = self.path.with_name(f"{self.path.name}.reset-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-        self.path.replace(kept)
+        try:
+            self.path.replace(kept)
+        except OSError as error:
+            self.problem = f"could not reset: {self.path} could not be renamed ({error})"
+            return None
         return kept
 
 
@@ -191,7 +213,15 @@ def _shape_problem(record: Any) -> str:
 
 
 def report(record: dict[str, Any]) -> str:
-    """Everything in a progress record, as the plain text the progress cell shows."""
+    """Everything in a progress record, as the plain text the progress cell shows (entries of
+    an unexpected shape are reported as such, not trusted)."""
+    try:
+        return _report(record)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        return f"Part of your progress file has an unexpected shape ({error!r}); reset it to start over."
+
+
+def _report(record: dict[str, Any]) -> str:
     from .questions import NOTEBOOK_OF, get_question
 
     lines = ["Practice questions, by notebook:"]

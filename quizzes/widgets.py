@@ -133,9 +133,10 @@ class QuestionCard(_Card):
     def _restore(self) -> None:
         """Show the learner's last answer from the progress file, as it was graded."""
         saved = self.progress.answer(self.question.id)
-        if saved and saved.get("answer") in self.question.options:
+        if isinstance(saved, dict) and saved.get("answer") in self.question.options:
             self.radio.value = saved["answer"]
-            self.attempts = int(saved.get("attempts", 1))
+            attempts = saved.get("attempts", 1)
+            self.attempts = attempts if isinstance(attempts, int) and attempts >= 1 else 1
             self.result = check(self.question.id, saved["answer"])
             self._saved_note = messages.saved(str(saved.get("at", "")))
         if self.progress.problem:

@@ -120,6 +120,8 @@ class Verdict:
     failures: tuple[str, ...]  # one line per failed condition, with the distance to the line
     hint: str
     task: "Task"
+    val_ok: bool = False  # val accuracy >= the task's line (as Task.check compared it)
+    train_ok: bool = False  # train accuracy < the task's line
 
     def __str__(self) -> str:
         if self.passed:
@@ -130,9 +132,8 @@ class Verdict:
     def short(self) -> str:
         """One line for a plot title or a banner."""
         t = self.task
-        val_ok, train_ok = self.val_acc >= t.min_val_acc, self.train_acc < t.max_train_acc
-        marks = (f"val {self.val_acc:.1%} {'>=' if val_ok else '<'} {t.min_val_acc:.0%}, "
-                 f"train {self.train_acc:.1%} {'<' if train_ok else '>='} {t.max_train_acc:.0%}")
+        marks = (f"val {self.val_acc:.1%} {'>=' if self.val_ok else '<'} {t.min_val_acc:.0%}, "
+                 f"train {self.train_acc:.1%} {'<' if self.train_ok else '>='} {t.max_train_acc:.0%}")
         return f"{'Task passed' if self.passed else 'Task not passed'}: {marks}"
 
 
@@ -176,7 +177,8 @@ class Task:
                             + (f" ({over:.1f} points over)" if over >= 0.05 else ""))
         hint = (self.hint_memorizes if low_val and high_train else self.hint_train_high
                 if high_train else self._why_low(result) if low_val else "")
-        return Verdict(not failures, train_acc, val_acc, tuple(failures), hint, self)
+        return Verdict(not failures, train_acc, val_acc, tuple(failures), hint, self,
+                       val_ok=not low_val, train_ok=not high_train)
 
     def _why_low(self, result: History | tuple[float, float]) -> str:
         """Both accuracies low: the curves tell an early-stopped memorizer from a model that ran

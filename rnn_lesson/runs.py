@@ -34,7 +34,7 @@ import torch
 
 from .data import Dataset, load_course_data
 from .models import ModelConfig
-from .training import History, TrainConfig, train
+from .training import History, TrainConfig, pick_device, train
 
 _HERE = Path(__file__).resolve().parent
 # The code whose change changes the numbers: a new hash invalidates every cached run.
@@ -52,7 +52,8 @@ class DataSource:
     args: tuple = ()
 
     def load(self) -> Dataset:
-        """The data; loaders cache what is expensive themselves (and re-check what they cache)."""
+        """The data (loaders cache what is expensive themselves; `run_job` checks that the data
+        it trains on is still the data the cache key names)."""
         return self.loader(*self.args)
 
     def __str__(self) -> str:
@@ -137,9 +138,16 @@ def run_many(
     return [results[i] for i in range(len(jobs))]
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Train one job with the course's `train()`: its record as JSON values (runs in a worker)."""
+def run_job(job: Job, fingerprint: str | None = None) -> dict[str, Any]:
+    """Train one job with the course's `train()`: its record as JSON values (runs in a worker).
+
+    With `fingerprint`, the data must still be the data the cache key was made from (a tensor
+    edited in place in a cached loader would otherwise be trained and cached under a clean key).
+    """
     data = job.data.load()
+    if fingerprint is not None and data.fingerprint() != fingerprint:
+        raise ValueError(f"the data of {job.data} changed in this process after it was first "
+                         "loaded (edited in place?): restart the kernel to get the original data")
     history = train(job.model, job.train, data)
     if job.measure is not None:
         history.extras = job.measure(history, data)
@@ -149,11 +157,12 @@ def run_job(job: Job) -> dict[str, Any]:
 def _run_all(jobs: list[Job], indices: list[int], workers: int):
     if workers <= 1 or len(jobs) <= 1:
         for i, job in zip(indices, jobs):
-            yield i, run_job(job)
+            yield i, run_job(job, _fingerprint(job.data))
         return
     pool = concurrent.futures.ProcessPoolExecutor(
         min(workers, len(jobs)), mp_context=_context(), initializer=_start_worker)
-    futures = {pool.submit(run_job, job): i for i, job in zip(indices, jobs)}
+    futures = {pool.submit(run_job, job, _fingerprint(job.data)): i
+               for i, job in zip(indices, jobs)}
     try:
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
@@ -179,11 +188,17 @@ def _start_worker() -> None:
 
 def _cost(job: Job) -> float:
     """A rough relative cost, so that the slowest runs start first and the workers end together."""
-    data = job.data.load()
+    sequences, steps = _size(job.data)
     cell = {"rnn": 1.0, "lstm": 4.0, "gru": 3.0}[job.model.cell]
     width = job.model.hidden_size * (job.model.hidden_size + job.model.input_size)
     epochs = job.train.max_epochs if not job.train.early_stopping else min(job.train.max_epochs, 20)
-    return len(data.train) * data.train.x.shape[1] * width * job.model.num_layers * cell * epochs
+    return sequences * steps * width * job.model.num_layers * cell * epochs
+
+
+@functools.lru_cache(maxsize=64)
+def _size(source: DataSource) -> tuple[int, int]:
+    train = source.load().train
+    return len(train), train.x.shape[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,15 +210,24 @@ def cache_folder() -> Path:
 
 
 def cache_key(job: Job) -> str:
-    """Everything that decides a run's numbers, as one string."""
-    measure = None
-    if job.measure is not None:
-        source = inspect.getsource(inspect.getmodule(job.measure))
-        measure = [job.measure.__module__, job.measure.__qualname__,
-                   hashlib.sha256(source.encode()).hexdigest()[:16]]
-    return json.dumps([dataclasses.asdict(job.model), dataclasses.asdict(job.train),
-                       _fingerprint(job.data), measure, CODE_VERSION, torch.__version__],
-                      sort_keys=True)
+    """Everything that decides a run's numbers, as one string (the device resolved: a CUDA run
+    and a CPU run of the same job do not share an entry)."""
+    measure = None if job.measure is None else _measure_identity(job.measure)
+    training = dataclasses.asdict(job.train)
+    training["device"] = pick_device(job.train.device).type
+    return json.dumps([dataclasses.asdict(job.model), training, _fingerprint(job.data), measure,
+                       CODE_VERSION, torch.__version__], sort_keys=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _measure_identity(measure: Callable) -> list[str]:
+    if "<" in measure.__qualname__ or measure.__module__ == "__main__":
+        raise ValueError(f"a Job's measure must be a function defined at the top level of a "
+                         f"module (a worker process imports it by name), not {measure.__qualname__} "
+                         f"in {measure.__module__}")
+    source = inspect.getsource(inspect.getmodule(measure))
+    return [measure.__module__, measure.__qualname__,
+            hashlib.sha256(source.encode()).hexdigest()[:16]]
 
 
 @functools.lru_cache(maxsize=16)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -156,18 +157,29 @@ class History:
                              "model_config": ModelConfig(**record["model_config"]),
                              "train_config": TrainConfig(**record["train_config"]),
                              "final": Metrics(**record["final"])})
-        except TypeError as error:
+            curves = (history.train_loss, history.train_acc, history.val_loss, history.val_acc)
+            numbers = [x for curve in curves for x in curve] + [
+                *dataclasses.astuple(history.final), history.seconds]
+            if not all(isinstance(c, list) for c in curves) or not isinstance(history.extras, dict):
+                raise ValueError("a run record's curves must be lists and its extras an object")
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                       for x in numbers):
+                raise ValueError("a run record holds a value that is not a finite number")
+            if isinstance(history.best_epoch, bool) or not isinstance(history.best_epoch, int) \
+                    or len({len(c) for c in curves}) != 1 \
+                    or not 1 <= history.best_epoch <= history.epochs:
+                raise ValueError("a run record's curves disagree in length or with its best epoch")
+        except (TypeError, AttributeError) as error:
             raise ValueError(f"malformed run record: {error}") from None
-        curves = (history.train_loss, history.train_acc, history.val_loss, history.val_acc)
-        numbers = [x for curve in curves for x in curve] + list(dataclasses.astuple(history.final))
-        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
-            raise ValueError("a run record holds a value that is not a finite number")
-        if len({len(curve) for curve in curves}) != 1 or not 1 <= history.best_epoch <= history.epochs:
-            raise ValueError("a run record's curves disagree in length or with its best epoch")
         return history
 
 
 EpochCallback = Callable[[History], "bool | None"]
+
+# torch's random generator and thread count are process-wide: two trainings at once (the panel's
+# worker thread and a notebook cell) would mix their dropout masks and initial weights. One at a
+# time, then; the other waits.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 def train(
@@ -188,12 +200,13 @@ def train(
     """
     data = load_course_data() if data is None else data
     check_data(data, model_config)  # before any work: a clear message, not a torch traceback
-    device = _pick_device(train_config.device)
+    device = pick_device(train_config.device)
     train_set, val_set, test_set = (_to(s, device) for s in (data.train, data.val, data.test))
     history = History(model_config=model_config, train_config=train_config)
     start = time.perf_counter()
-    # fork_rng keeps the learner's global RNG untouched while we seed ours.
-    with _threads(train_config.num_threads), torch.random.fork_rng(devices=[]):
+    # fork_rng keeps the learner's global RNG untouched while we seed ours (draws the learner
+    # makes in another thread during a run are not isolated: they share the one generator).
+    with _ONE_AT_A_TIME, _threads(train_config.num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
         model = (build_model(model_config) if build is None else build()).to(device)
         optimizer = torch.optim.Adam(
@@ -319,7 +332,7 @@ def _forward(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) ->
     return model(x) if lengths is None else model(x, lengths)
 
 
-def _pick_device(name: str) -> torch.device:
+def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)

@@ -1,4 +1,9 @@
-"""The layers of the package: each imports only the layers below it (core < runs < ui < lessons)."""
+"""The layers of the package: each imports only the layers below it (core < runs < ui < lessons).
+
+`quizzes` is a separate, torch-free package below all of them: rnn_lesson may use its progress
+file (`quizzes.progress`, the learner's one record), and nothing else of it; quizzes never imports
+rnn_lesson.
+"""
 
 import ast
 from pathlib import Path
@@ -28,7 +33,29 @@ def imports_of(module: str) -> set[str]:
             found.update(n for n in names if n)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnn_lesson"):
             found.add(node.module.removeprefix("rnn_lesson").lstrip("."))
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("rnn_lesson.") for a in node.names
+                         if a.name.startswith("rnn_lesson."))
     return {f for f in found if f in LAYERS}
+
+
+def outside_imports(path: Path) -> set[str]:
+    """Every absolute module name a file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_rnn_lesson_uses_only_the_progress_file_of_quizzes_and_quizzes_never_rnn_lesson():
+    for path in PACKAGE.rglob("*.py"):
+        quiz = {n for n in outside_imports(path) if n.split(".")[0] == "quizzes"}
+        assert quiz <= {"quizzes.progress"}, (path.name, quiz)
+    for path in (PACKAGE.parent / "quizzes").rglob("*.py"):
+        assert not any(n.split(".")[0] in ("rnn_lesson", "torch") for n in outside_imports(path)), path
 
 
 def test_every_module_is_placed_in_a_layer():

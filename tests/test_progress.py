@@ -112,3 +112,27 @@ def test_the_progress_cell_shows_everything_and_resets_in_two_clicks(tmp_path):
     assert progress.answer("p1") is not None  # one click only asks
     card.reset_button.click()
     assert progress.answer("p1") is None and "kept as" in card.text.value
+
+
+def test_a_failed_save_keeps_what_was_there_and_the_next_save_tries_again(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    progress = Progress(tmp_path / "progress.json")
+    progress.record_answer("p1", "A", True)
+    real_replace = Path.replace
+
+    def full_disk(self, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", full_disk)
+    progress.record_answer("p2", "C", True)
+    assert "could not be saved" in progress.problem
+    assert progress.answer("p1")["correct"]  # what was saved before is still shown
+    monkeypatch.setattr(Path, "replace", real_replace)
+    progress.record_answer("p3", "D", True)
+    assert progress.problem == "" and Progress(progress.path).answer("p3")["correct"]
+
+
+def test_run_numbers_come_from_the_file_so_two_kernels_never_collide(tmp_path):
+    first, second = Progress(tmp_path / "p.json"), Progress(tmp_path / "p.json")
+    assert [first.add_run({"x": 1}), second.add_run({"x": 2}), first.add_run({"x": 3})] == [1, 2, 3]

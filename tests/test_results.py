@@ -44,3 +44,10 @@ def test_a_task_judges_finite_numbers_only():
     assert task.check((0.9, 0.86)).passed
     for pair in ((math.nan, 0.9), (0.9, math.nan), (0.9, math.inf)):
         assert not task.check(pair).passed and task.check(pair).hint == "lower the learning rate"
+
+
+def test_the_short_verdict_compares_like_the_check():
+    import numpy as np
+
+    verdict = Task(0.85, 0.90).check((float(np.float32(0.9)), 0.87))
+    assert not verdict.passed and "train 90.0% >= 90%" in verdict.short()

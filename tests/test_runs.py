@@ -57,7 +57,11 @@ def entry_path(folder, job):
     lambda entry: json.dumps({**entry, "record": {k: v for k, v in entry["record"].items()
                                                   if k != "val_acc"}}),  # a missing key
     lambda entry: json.dumps({**entry, "record": {**entry["record"], "val_acc": [float("nan")] * 2}}),
-], ids=["list", "not-json", "other-key", "no-final", "missing-key", "nan"])
+    lambda entry: json.dumps({**entry, "record": {**entry["record"], "train_loss": 3}}),
+    lambda entry: json.dumps({**entry, "record": {**entry["record"], "best_epoch": "1"}}),
+    lambda entry: json.dumps({**entry, "record": {**entry["record"], "val_acc": [True, True]}}),
+], ids=["list", "not-json", "other-key", "no-final", "missing-key", "nan", "curve-not-list",
+        "epoch-text", "bools"])
 def test_an_invalid_cache_entry_is_recomputed_never_trusted(tmp_path, corrupt, plain):
     job = JOBS[0]
     run_many([job], workers=1, cache=tmp_path)
@@ -116,3 +120,9 @@ def test_an_experiments_record_comes_from_the_cache_the_second_time(tmp_path, mo
     first = QUICK.record(seed=0)
     assert first.model is None and without_seconds([first]) == without_seconds(plain[:1])
     assert QUICK.record(seed=0).seconds == first.seconds  # the same stored record, not a new run
+
+
+def test_a_measure_must_be_importable_by_name():
+    job = Job(QUICK.model, QUICK.train, measure=lambda history, data: {})
+    with pytest.raises(ValueError, match="top level of a module"):
+        cache_key(job)

@@ -190,3 +190,30 @@ def test_the_map_says_which_settings_it_assumes():
     panel.controls["early_stopping"].value = False
     assert "learning rate 3e-3 in your panel, learning rate 1e-3 in the map" in the_map.note_text()
     assert "early stopping off in your panel, early stopping on in the map" in the_map.note.value
+
+
+def test_one_bad_saved_row_does_not_hide_the_others(tmp_path):
+    from quizzes.progress import Progress
+
+    progress = Progress(tmp_path / "p.json")
+    panel = ExperimentPanel(FIX, auto_run=False, progress=progress)
+    panel.run()
+    progress.update(lambda record: record["runs"].insert(0, {**record["runs"][0], "train_acc": "x",
+                                                              "run": 7}))
+    again = ExperimentPanel(FIX, auto_run=False, progress=Progress(tmp_path / "p.json"))
+    assert [r["run"] for r in again.log.rows] == [1] and "could not be read" in again.log.note.value
+    again.run()
+    assert [r["run"] for r in again.log.rows] == [1, 8]
+
+
+def test_the_panel_refuses_a_start_its_sliders_cannot_show():
+    start = dataclasses.replace(FIX, train=dataclasses.replace(FIX.train, max_epochs=150))
+    with pytest.raises(ValueError, match="max epochs 150: a multiple of 4"):
+        ExperimentPanel(start, auto_run=False)
+
+
+def test_the_map_notices_a_changed_max_epochs():
+    panel = ExperimentPanel(FIX, auto_run=False)
+    the_map = map_widget(fake_map(), panel)
+    panel.controls["max_epochs"].value = 40
+    assert "max epochs 40 in your panel, max epochs 16 in the map" in the_map.note_text()

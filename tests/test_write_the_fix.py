@@ -92,6 +92,12 @@ class Raises(Overfitting):
         return self.fc(x)  # 10 features into Linear(128, 2)
 
 
+class IntegerLogits(Overfitting):
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1, :]).round().long()
+
+
 class NeedsArguments(nn.Module):
     def __init__(self, hidden_size):
         super().__init__()
@@ -119,6 +125,7 @@ class WrongInput(Overfitting):
     (NeedsArguments, "give every __init__ argument a default"),
     (WrongInput, "input_size=10"),
     (NoRecurrence, "has no nn.RNN"),
+    (IntegerLogits, "training your model raised"),
     ("MyRNN", "pass the class itself"),
 ])
 def test_a_broken_model_gets_a_clear_message_not_a_traceback(model, message):

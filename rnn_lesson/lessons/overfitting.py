@@ -23,7 +23,8 @@ from ..models import ModelConfig, SequenceClassifier
 from ..results import Group, Task, Verdict, format_spread
 from ..runs import Experiment, run_many
 from ..training import History, TrainConfig, train
-from ..ui.plots import TRAIN_COLOR, VAL_COLOR, Heatmap, Line, new_figure, plot_heatmaps, plot_learning_curves
+from ..ui.plots import (TRAIN_COLOR, VAL_COLOR, Heatmap, Line, lr_label, new_figure, plot_heatmaps,
+                        plot_learning_curves)
 
 # ---------------------------------------------------------------------------------------------
 # The task and the two configurations
@@ -84,7 +85,7 @@ def missing_fixes(model: ModelConfig, training: TrainConfig) -> list[str]:
     checks = [
         (model.dropout >= 0.2, f"dropout ({FIX.model.dropout})"),
         (model.hidden_size <= 64, f"a smaller hidden size ({FIX.model.hidden_size})"),
-        (training.lr <= FIX.train.lr, f"a lower learning rate ({FIX.train.lr:.0e})".replace("e-0", "e-")),
+        (training.lr <= FIX.train.lr, f"a lower learning rate ({lr_label(FIX.train.lr)})"),
         (training.early_stopping, "early stopping"),
     ]
     return [fix for present, fix in checks if not present]
@@ -326,7 +327,7 @@ def lesson_comparison(groups: dict[str, Group]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The map: dropout x hidden size, everything else the fix's
+# The map: dropout x hidden size, everything else its base's (the baseline + early stopping)
 
 
 @dataclass(frozen=True)
@@ -477,7 +478,8 @@ def map_widget(result: MapResult, follow=None):
 
     base = result.config.base
     assumed = {"lr": base.train.lr, "early_stopping": base.train.early_stopping,
-               "num_layers": base.model.num_layers, "cell": base.model.cell}
+               "num_layers": base.model.num_layers, "cell": base.model.cell,
+               "max_epochs": base.train.max_epochs}
     return MapWidget(lambda mark: map_figure(result, mark), follow, assumed=assumed)
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
-from ..data import Dataset
+from ..data import Dataset, Split
 from ..japanese_vowels import (N_CLASSES, N_FEATURES, load_japanese_vowels, train_subset,
                                without_lengths)
 from ..models import ModelConfig
@@ -98,6 +98,9 @@ def measure_run(history: History, data: Dataset) -> dict:
     trained with them, with them if it was trained without (notebook 04's packing question)."""
     test = load_japanese_vowels().test
     other = without_lengths(load_japanese_vowels()).test if data.test.lengths is not None else test
+    device = next(history.model.parameters()).device
+    lengths = None if other.lengths is None else other.lengths.to(device)
+    other = Split(other.x.to(device), other.y.to(device), lengths)
     return {"test_acc_other_lengths": evaluate(history.model, other)[1]}
 
 
@@ -288,8 +291,10 @@ def final_epochs(chosen_epoch: int, train_before: int = 180, train_after: int = 
 def measure_speakers(history: History, data: Dataset) -> dict:
     """Test accuracy per speaker (the test set has 24 to 88 recordings of each)."""
     history.model.eval()
+    device = next(history.model.parameters()).device
     with torch.no_grad():
-        predicted = history.model(data.test.x, data.test.lengths).argmax(dim=1)
+        predicted = history.model(data.test.x.to(device), data.test.lengths.to(device))
+        predicted = predicted.argmax(dim=1).cpu()
     y = data.test.y
     return {f"speaker_{c + 1}": float((predicted[y == c] == c).float().mean())
             for c in range(N_CLASSES)}

@@ -61,8 +61,10 @@ def long_spec(seq_len: int, n_train: int = LONG_N_TRAIN) -> DatasetSpec:
 
 def measure_run(history: History, data: Dataset) -> dict:
     """What notebook 03 reads of a trained model: its size and its gradient profile."""
+    device = next(history.model.parameters()).device
+    val = Split(data.val.x.to(device), data.val.y.to(device))
     return {"parameters": count_parameters(history.model),
-            "grad_norms": gradient_norm_per_step(history.model, data.val).tolist()}
+            "grad_norms": gradient_norm_per_step(history.model, val).cpu().tolist()}
 
 
 @functools.lru_cache(maxsize=8)

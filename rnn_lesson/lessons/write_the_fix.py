@@ -123,11 +123,15 @@ def check_my_fix(model_class: type, settings: Settings = Settings(), record: boo
         training = settings.train_config()
     except ValueError as problem:
         return Grade(error=f"the settings: {problem}")
-    description = _describe(rnn, model)
     try:
+        description = _describe(rnn, model)
         history = train(description, training, data, build=model_class)
     except TrainingDiverged as problem:
         return Grade(error=str(problem))
+    except Exception as problem:  # the learner's code, run by train(): say what, not where
+        return Grade(error=f"training your model raised {type(problem).__name__}: "
+                           f"{str(problem).splitlines()[0] if str(problem) else ''}. Check forward "
+                           "for in-place edits of tensors and that it returns float logits.")
     if data.fingerprint() != COURSE_FINGERPRINT:
         return Grade(error="the course data changed while your model trained (did forward edit "
                            "x in place?). Only the model and the settings may change.")

@@ -15,6 +15,11 @@ from ..training import History
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
 
 
+def lr_label(lr: float) -> str:
+    """1e-3 rather than 1e-03, as on the slider."""
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
 @dataclass(frozen=True)
 class Line:
     """A horizontal reference line on an accuracy axis (a task line, a ceiling, chance)."""

@@ -140,8 +140,9 @@ def curves_svg(
 
 
 def _legend(runs, overlay: bool, lines: Sequence[Line]) -> str:
-    if overlay:
-        items = [(RUN_COLORS[i % len(RUN_COLORS)], "", label) for i, (_, label) in enumerate(runs)]
+    if overlay:  # the same colours and dashes as the lines (dashed from the 8th run on)
+        items = [(RUN_COLORS[i % len(RUN_COLORS)], "" if i < len(RUN_COLORS) else "6 3", label)
+                 for i, (_, label) in enumerate(runs)]
     else:
         items = [(TRAIN, "", "train"), (VAL, "6 3", "validation")]
         items += [(_svg_color(line.color), "4 3", line.label) for line in lines]

@@ -2,10 +2,9 @@
 
 Training runs in a worker thread so the notebook never freezes: a new slider move cancels the run
 in progress (at its next epoch end) and starts a fresh one, so after many rapid moves the curves
-always show the last setting. Each figure replaces the Output widget's `outputs` in one
-assignment, which is safe from a thread (the `with output:` context manager is not, and
-`clear_output(wait=True)` + `append_display_data` can reach the browser out of order and stack
-old plots above the new one).
+always show the last setting. The curves are an SVG string set as one HTML widget's value, which is
+safe from a thread (an Output widget's `with output:` is not). The map's figure replaces its Output
+widget's `outputs` in one assignment, for the same reason.
 
 Tests drive it without a browser: set `panel.controls[...].value`, call `panel.run()` (synchronous)
 or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `panel.last_history`.
@@ -30,7 +29,7 @@ from ..models import CELLS, ModelConfig
 from ..results import Task, Verdict
 from ..runs import Experiment
 from ..training import History, TrainConfig, train
-from .plots import Line, plot_learning_curves
+from .plots import Line, lr_label, plot_learning_curves
 from .svg import curves_svg, describe_runs
 
 if TYPE_CHECKING:
@@ -59,11 +58,6 @@ def with_png_fallback(widget: w.Widget, png: bytes, **kwargs) -> dict:
     return bundle
 
 
-def lr_label(lr: float) -> str:
-    """1e-3 rather than 1e-03, as on the slider."""
-    return f"{lr:.0e}".replace("e-0", "e-")
-
-
 HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
 LEARNING_RATES = tuple((lr_label(lr), lr) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
 
@@ -80,6 +74,25 @@ def settings_from(values: dict, start: Experiment) -> tuple[ModelConfig, TrainCo
                                    early_stopping=bool(values["early_stopping"]),
                                    seed=int(values["seed"]))
     return model, training
+
+
+def _check_start(start: Experiment) -> None:
+    """ValueError naming the setting, when `start` cannot be shown on the sliders exactly."""
+    model, training = start.model, start.train
+    checks = [
+        (model.hidden_size in HIDDEN_SIZES, f"hidden size {model.hidden_size}: one of {HIDDEN_SIZES}"),
+        (training.lr in dict(LEARNING_RATES).values(),
+         f"learning rate {training.lr}: one of {[lr for _, lr in LEARNING_RATES]}"),
+        (4 <= training.max_epochs <= 60 and training.max_epochs % 4 == 0,
+         f"max epochs {training.max_epochs}: a multiple of 4 from 4 to 60"),
+        (0 <= training.seed <= 9, f"seed {training.seed}: 0 to 9"),
+        (model.num_layers in (1, 2, 3), f"layers {model.num_layers}: 1 to 3"),
+        (0 <= model.dropout <= 0.7, f"dropout {model.dropout}: 0 to 0.7"),
+    ]
+    wrong = [text for ok, text in checks if not ok]
+    if wrong:
+        raise ValueError(f"the panel cannot start from {start.name!r}: its sliders cannot show "
+                         + "; ".join(wrong))
 
 
 def describe(model: ModelConfig, training: TrainConfig) -> str:
@@ -139,6 +152,7 @@ class ExperimentPanel:
         self.data = load_course_data() if data is None else data
         self.start, self.task, self.lines, self.missing = start, task, tuple(lines), missing
         start_model, start_train = start.model, start.train
+        _check_start(start)
         style = {"description_width": "110px"}
         wide = w.Layout(width="340px")
         self.controls: dict[str, w.ValueWidget] = {
@@ -162,7 +176,7 @@ class ExperimentPanel:
             "max_epochs": w.IntSlider(value=start_train.max_epochs, min=4, max=60, step=4,
                                       description="max epochs", continuous_update=False,
                                       style=style, layout=wide),
-            "seed": w.IntSlider(value=0, min=0, max=9, description="seed",
+            "seed": w.IntSlider(value=start_train.seed, min=0, max=9, description="seed",
                                 continuous_update=False, style=style, layout=wide),
         }
         self.train_button = w.Button(description="Train", button_style="primary", icon="play",
@@ -208,7 +222,11 @@ class ExperimentPanel:
                                      + (f"restored epoch {history.best_epoch}"
                                         if history.restored_best else "kept the last epoch"))
         if log:
-            self.log.add(history, verdict, describe(history.model_config, history.train_config))
+            try:
+                self.log.add(history, verdict, describe(history.model_config, history.train_config))
+            except Exception as error:  # the run is shown; only its log row is missing
+                self.log.note.value = (f"<small>This run could not join the log: "
+                                       f"{html.escape(f'{type(error).__name__}: {error}')}</small>")
 
     @property
     def last_png(self) -> bytes:
@@ -340,11 +358,16 @@ class RunLog:
     def _restore(self) -> None:
         skipped = 0
         for row in self.progress.load()["runs"]:
-            try:
+            try:  # check the whole row before it joins the log: one bad row must not break it
                 record = History.from_dict(row["record"])
-                self._append({k: row[k] for k in LOG_FIELDS}, record)
+                clean = {k: row[k] for k in LOG_FIELDS}
+                if isinstance(clean["run"], bool) or not isinstance(clean["run"], int):
+                    raise ValueError("a run number must be an integer")
+                self.line(clean)
             except (KeyError, TypeError, ValueError):
                 skipped += 1
+                continue
+            self._append(clean, record)
         if skipped:
             self.note.value = f"<small>{skipped} saved runs could not be read and are not shown.</small>"
         if self.progress.problem:
@@ -362,14 +385,14 @@ class RunLog:
                 f"{row['seconds']:.2f} s  |  {row['settings']}")
 
     def add(self, history: History, verdict: Verdict, settings: str) -> dict:
-        number = max((r["run"] for r in self.rows), default=0) + 1
-        row = {"run": number, "settings": settings, "train_acc": verdict.train_acc,
+        row = {"run": 0, "settings": settings, "train_acc": verdict.train_acc,
                "val_acc": verdict.val_acc, "val_loss": history.final.val_loss,
                "epochs": history.epochs, "seconds": round(history.seconds, 3),
                "verdict": "passed" if verdict.passed else "not passed"}
-        record = History.from_dict(history.to_dict())  # without the model
-        self.progress.add_run({**row, "record": record.to_dict()})
-        self._append(row, record)
+        record = history.to_dict()  # everything but the model
+        # Numbered inside the file's lock: two kernels sharing one progress file never collide.
+        row["run"] = self.progress.add_run({**row, "record": record})
+        self._append(row, History.from_dict(record))
         return row
 
     def compare(self, runs: Sequence[int] | None = None) -> str:
@@ -393,14 +416,20 @@ class RunLog:
         self.comparison.value = ""
         self.note.value = "<small>The log is empty.</small>"
 
-    def save_csv(self, path: str | Path = "runs.csv") -> Path:
+    def save_csv(self, path: str | Path = "runs.csv") -> Path | None:
+        """Write the log as CSV (a folder: runs.csv inside it); None, with a note, if it cannot."""
         path = Path(path)
         if path.is_dir():
             path = path / "runs.csv"
-        with open(path, "w", newline="", encoding="utf-8") as file:
-            writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            writer.writerows(self.rows)
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as file:
+                writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
+                writer.writeheader()
+                writer.writerows(self.rows)
+        except OSError as error:
+            self.note.value = (f"<small>Could not save the log to {html.escape(str(path))}: "
+                               f"{html.escape(str(error))}</small>")
+            return None
         self.note.value = f"<small>Saved {len(self.rows)} runs to {html.escape(str(path.resolve()))}</small>"
         return path
 
