@@ -17,17 +17,12 @@ from rnn_lesson.runs import run_many
 from rnn_lesson.training import train
 
 
-def jobs(config: MapConfig) -> list:
-    return [job for d in config.dropouts for h in config.hidden_sizes
-            for job in config.experiment(d, h).jobs(config.seeds)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    todo = jobs(MapConfig())
+    todo = MapConfig().jobs()
     data = load_course_data()
     start = time.perf_counter()
     records = run_many(todo, workers=args.workers, cache=False)

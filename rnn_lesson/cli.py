@@ -95,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
 
     history = train(model_config, train_config, on_epoch_end=report)
     print(f"{history.stop_reason}; "
-          + (f"restored epoch {history.best_epoch}" if history.restored_best else "kept the last epoch"))
+          + history.kept)
     print(history.summary())
     print(lesson.check_task(history))
     if args.plot:

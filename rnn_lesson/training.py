@@ -126,6 +126,11 @@ class History:
         return len(self.train_loss)
 
     @property
+    def kept(self) -> str:
+        """Which weights the run returned, in words."""
+        return f"restored epoch {self.best_epoch}" if self.restored_best else "kept the last epoch"
+
+    @property
     def seed(self) -> int:
         return self.train_config.seed
 

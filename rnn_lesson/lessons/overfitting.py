@@ -339,6 +339,13 @@ class MapConfig:
     # two axes matter (at the fix's slow learning rate, every size from 32 up passes).
     base: Experiment = ES_ONLY
 
+    def keys(self) -> list[tuple[float, int]]:
+        return [(d, h) for d in self.dropouts for h in self.hidden_sizes]
+
+    def jobs(self) -> list:
+        """Every run of the map: cell by cell, seed by seed."""
+        return [job for d, h in self.keys() for job in self.experiment(d, h).jobs(self.seeds)]
+
     def experiment(self, dropout: float, hidden: int) -> Experiment:
         return dataclasses.replace(
             self.base, name=f"dropout {dropout}, hidden {hidden}",
@@ -379,9 +386,8 @@ class MapResult:
 def run_map(config: MapConfig = MapConfig(), workers: int = 2, cache: bool = True,
             progress: Callable[[int, int], None] | None = None) -> MapResult:
     """Train every cell of the map on every seed (cached runs are read, not retrained)."""
-    keys = [(d, h) for d in config.dropouts for h in config.hidden_sizes]
-    jobs = [job for d, h in keys for job in config.experiment(d, h).jobs(config.seeds)]
-    records = run_many(jobs, workers=workers, cache=cache, progress=progress)
+    keys = config.keys()
+    records = run_many(config.jobs(), workers=workers, cache=cache, progress=progress)
     n = len(config.seeds)
     return MapResult(config, {key: Group(str(key), records[i * n:(i + 1) * n])
                               for i, key in enumerate(keys)})

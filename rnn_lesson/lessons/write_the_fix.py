@@ -75,8 +75,7 @@ class Grade:
         if self.history is not None:
             h = self.history
             lines.append(f"Trained {h.epochs} epochs in {h.seconds:.2f} s; "
-                         + (f"restored epoch {h.best_epoch}." if h.restored_best
-                            else "kept the last epoch."))
+                         + f"{h.kept}.")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

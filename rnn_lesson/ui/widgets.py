@@ -219,8 +219,7 @@ class ExperimentPanel:
                 missing = self.missing(history.model_config, history.train_config)
                 self.banner.value = banner_html(verdict, missing=missing)
                 self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
-                                     + (f"restored epoch {history.best_epoch}"
-                                        if history.restored_best else "kept the last epoch"))
+                                     + history.kept)
         if log:
             try:
                 self.log.add(history, verdict, describe(history.model_config, history.train_config))
