@@ -5,7 +5,8 @@
     ui/            figures and widgets
     lessons/       one module per notebook
 
-Imports point one way: each layer uses only the layers listed before it.
+Imports point one way: each layer uses only the layers listed before it. Importing the package
+sets torch to one thread (`training.COURSE_THREADS`, which says why).
 """
 
 from .data import (
@@ -21,7 +22,9 @@ from .data import (
     make_variable_length_batch,
 )
 from .models import CELLS, ModelConfig, SequenceClassifier, build_model, count_parameters
-from .training import History, Metrics, TrainConfig, evaluate, train
+from .training import History, Metrics, TrainConfig, evaluate, train, use_course_threads
+
+use_course_threads()  # one torch thread for every computation of the course (training.py says why)
 
 __all__ = [
     "CELLS",

@@ -99,6 +99,11 @@ def table(rows: Sequence[Group], metrics: Sequence[str] = DEFAULT_METRICS) -> st
     return "\n".join(lines)
 
 
+def lr_label(lr: float) -> str:
+    """1e-3 rather than 1e-03 or 0.001, as on the slider."""
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
 def format_spread(name: str, spread: Spread) -> str:
     """How a metric reads in a table: accuracies in %, counts as integers, the rest 3 digits."""
     if name.endswith("_acc") or name == "gap":
@@ -130,11 +135,16 @@ class Verdict:
         return "Task not passed yet: " + "; ".join(self.failures) + f". Hint: {self.hint}"
 
     def short(self) -> str:
-        """One line for a plot title or a banner."""
+        """One line for a plot title or a banner: what failed, then what holds."""
         t = self.task
-        marks = (f"val {self.val_acc:.1%} {'>=' if self.val_ok else '<'} {t.min_val_acc:.0%}, "
-                 f"train {self.train_acc:.1%} {'<' if self.train_ok else '>='} {t.max_train_acc:.0%}")
-        return f"{'Task passed' if self.passed else 'Task not passed'}: {marks}"
+        val = f"val {self.val_acc:.1%} {'>=' if self.val_ok else '<'} {t.min_val_acc:.0%}"
+        train = f"train {self.train_acc:.1%} {'<' if self.train_ok else '>='} {t.max_train_acc:.0%}"
+        if self.passed:
+            return f"Task passed: {val}, {train}"
+        failed = [text for ok, text in ((self.val_ok, val), (self.train_ok, train)) if not ok]
+        held = [text for ok, text in ((self.val_ok, val), (self.train_ok, train)) if ok]
+        return ("Task not passed: " + " and ".join(failed or [val, train])
+                + "".join(f" ({text} holds)" for text in held if failed))
 
 
 @dataclass(frozen=True)

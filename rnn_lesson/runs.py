@@ -5,19 +5,23 @@ Every multi-run experiment of the course (the seed tables, the ablation, the map
 model, in the order of the jobs, and equal a plain loop's to the bit (training is deterministic
 and does not depend on the number of threads or processes).
 
-Workers come from a "forkserver": a clean helper process that imports torch and the library once
-and forks the workers, which is safe inside Jupyter, unlike forking the kernel after torch has
-started its threads. Each worker trains with one torch thread (two workers on two cores).
+Workers come from a "forkserver": a fresh helper process that imports torch and the library from
+disk once and forks the workers, which is safe inside Jupyter, unlike forking the kernel after torch
+has started its threads. Every run trains in a worker, never in the caller: nothing a learner
+changed in a kernel (a patched loss, an edited tensor) reaches what is trained and cached. Each
+worker trains with one torch thread (two workers on two cores).
 
-Each finished run is stored as a JSON file keyed by everything that decides its numbers: the
-configs, the data's fingerprint, the function that measured its extras, a hash of the code and the
-torch version. An entry is used only if it holds a valid record under the same key; anything else
-is recomputed (and overwritten), so a stale or corrupt file can never show up as a result.
+Each finished run is stored, by the worker that trained it, as a JSON file keyed by everything that
+decides its numbers: the configs, the data's fingerprint, the function that measured its extras, a
+hash of the code and the torch version. An entry is used only if it holds a valid record (values in
+range, curves consistent with the final metrics) of the same configs under the same key; anything
+else is recomputed (and overwritten), so a stale, corrupt or edited file never shows up as a result.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -25,6 +29,8 @@ import inspect
 import json
 import multiprocessing
 import os
+import signal
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +40,7 @@ import torch
 
 from .data import Dataset, load_course_data
 from .models import ModelConfig
-from .training import History, TrainConfig, pick_device, train
+from .training import History, TrainConfig, pick_device, train, use_course_threads
 
 _HERE = Path(__file__).resolve().parent
 # The code whose change changes the numbers: a new hash invalidates every cached run.
@@ -96,7 +102,8 @@ class Experiment:
         return [Job(self.model, self.with_seed(s).train, data, measure) for s in seeds]
 
     def record(self, seed: int = 0, data: "DataSource" = COURSE_DATA) -> History:
-        """One run's record (without the model), read from the cache if it was trained before."""
+        """One run's record (without the model), read from the cache if it was trained before
+        (else trained in a worker process)."""
         return run_many(self.jobs([seed], data), workers=1)[0]
 
     def run(self, seed: int = 0, data: Dataset | None = None, on_epoch_end=None) -> History:
@@ -113,36 +120,41 @@ def run_many(
 ) -> list[History]:
     """Run every job (cached ones are read, not retrained); records in job order, no models.
 
-    `workers` processes train in parallel (1: in this process, one after the other); `cache`
-    is True for the default folder ($RNN_LESSON_CACHE or ~/.cache/rnn_lesson, then runs/), a
-    folder, or False; `progress(done, total)` is called after every run. If a run fails or the
-    learner interrupts, the queued runs are cancelled at once and the finished ones stay cached.
+    Runs always train in fresh worker processes, never in the calling process: a notebook's
+    kernel may hold code a learner changed (a patched loss, say), and what a worker trains and
+    caches must not depend on it. `workers` processes train in parallel; `cache` is True for the
+    default folder ($RNN_LESSON_CACHE or ~/.cache/rnn_lesson, then runs/), a folder, or False;
+    `progress(done, total)` is called after every run. If a run fails or the learner interrupts,
+    the queued and running runs are stopped at once and the finished ones stay cached.
     """
     jobs = list(jobs)
     folder = cache_folder() if cache is True else Path(cache) / "runs" if cache else None
-    keys = [cache_key(job) for job in jobs]
     results: dict[int, History] = {}
-    for i, key in enumerate(keys):
-        stored = _read(folder, key)
+    for i, job in enumerate(jobs):
+        stored = _read(folder, job)
         if stored is not None:
             results[i] = stored
     todo = sorted((i for i in range(len(jobs)) if i not in results), key=lambda i: -_cost(jobs[i]))
     total = len(jobs)
     if progress is not None:
         progress(len(results), total)
-    for i, record in _run_all([jobs[i] for i in todo], todo, workers):
+    for i, (record, cache_problem) in _run_all([jobs[i] for i in todo], todo, workers, folder):
         results[i] = History.from_dict(record)
-        _write(folder, keys[i], record)
+        if cache_problem:  # the result is still returned; only its cache entry is lost
+            warnings.warn(cache_problem, stacklevel=2)
         if progress is not None:
             progress(len(results), total)
     return [results[i] for i in range(len(jobs))]
 
 
-def run_job(job: Job, fingerprint: str | None = None) -> dict[str, Any]:
-    """Train one job with the course's `train()`: its record as JSON values (runs in a worker).
+def run_job(job: Job, fingerprint: str | None = None,
+            folder: str | None = None) -> tuple[dict[str, Any], str]:
+    """Train one job with the course's `train()`: its record as JSON values, and why it could not
+    be cached ("" if it was or no `folder` was given). It runs in a worker, which writes the
+    record to the cache `folder` itself, under the key it computes itself.
 
-    With `fingerprint`, the data must still be the data the cache key was made from (a tensor
-    edited in place in a cached loader would otherwise be trained and cached under a clean key).
+    With `fingerprint`, the data must still be the data the caller made its cache keys from (a
+    tensor edited in place in a cached loader would otherwise be trained under a clean key).
     """
     data = job.data.load()
     if fingerprint is not None and data.fingerprint() != fingerprint:
@@ -151,25 +163,35 @@ def run_job(job: Job, fingerprint: str | None = None) -> dict[str, Any]:
     history = train(job.model, job.train, data)
     if job.measure is not None:
         history.extras = job.measure(history, data)
-    return history.to_dict()
+    record = history.to_dict()
+    problem = "" if folder is None else _write(Path(folder), cache_key(job), record)
+    return record, problem
 
 
-def _run_all(jobs: list[Job], indices: list[int], workers: int):
-    if workers <= 1 or len(jobs) <= 1:
-        for i, job in zip(indices, jobs):
-            yield i, run_job(job, _fingerprint(job.data))
+def _run_all(jobs: list[Job], indices: list[int], workers: int, folder: Path | None):
+    if not jobs:
         return
     pool = concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(jobs)), mp_context=_context(), initializer=_start_worker)
-    futures = {pool.submit(run_job, job, _fingerprint(job.data)): i
+        max(1, min(workers, len(jobs))), mp_context=_context(), initializer=_start_worker)
+    where = None if folder is None else str(folder)
+    futures = {pool.submit(run_job, job, _fingerprint(job.data), where): i
                for i, job in zip(indices, jobs)}
     try:
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
-    except BaseException:  # a failed run or Ctrl-C: do not wait for the queued runs
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # a failed run or Ctrl-C: stop the running runs, drop the queued ones
+        _stop(pool)
         raise
     pool.shutdown()
+
+
+def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:  # a running run would otherwise go on to its end
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -183,7 +205,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _start_worker() -> None:
-    torch.set_num_threads(1)
+    use_course_threads()
+    # Ctrl-C in a terminal reaches every process of its group: the caller stops the workers
+    # (and says so in one line), so a worker must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cost(job: Job) -> float:
@@ -239,28 +264,46 @@ def _path(folder: Path, key: str) -> Path:
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
 
-def _read(folder: Path | None, key: str) -> History | None:
-    """The cached record under `key`, or None if there is none or it is not a valid one."""
+def _read(folder: Path | None, job: Job) -> History | None:
+    """The cached record of `job`, or None if there is none or it is not a valid one (the key,
+    the record's own configs and the ranges of its values are all checked)."""
     if folder is None:
         return None
+    key = cache_key(job)
     try:
         entry = json.loads(_path(folder, key).read_text(encoding="utf-8"))
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None
-        return History.from_dict(entry.get("record"))
-    except (OSError, UnicodeDecodeError, ValueError):  # missing, a folder, not JSON, invalid
+        history = History.from_dict(entry.get("record"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None  # missing, a folder, not JSON, nested too deep, invalid: recomputed
+    if (history.model_config, history.train_config) != (job.model, job.train):
         return None
+    return history
 
 
-def _write(folder: Path | None, key: str, record: dict[str, Any]) -> None:
-    if folder is None:
-        return
+def _write(folder: Path, key: str, record: dict[str, Any]) -> str:
+    """Write one entry atomically (`write_atomically`); why it failed, or ""."""
     path = _path(folder, key)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"key": key, "record": record}), encoding="utf-8")
-        partial.replace(path)  # atomic: a reader never sees half a file
-    except OSError as error:  # the result is still returned; only the cache entry is lost
-        warnings.warn(f"could not write the run cache at {path}: {error}. Set {CACHE_ENV} to a "
-                      "writable folder to keep results between sessions.", stacklevel=3)
+        write_atomically(path, json.dumps({"key": key, "record": record}))
+    except OSError as error:
+        return (f"could not write the run cache at {path}: {error}. Set {CACHE_ENV} to a "
+                "writable folder to keep results between sessions.")
+    return ""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one, never
+    half of one. The temporary file is created new (O_EXCL, a random name) beside `path`, so a
+    link planted at a predictable name is never written through; it is removed on failure."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise

@@ -18,6 +18,23 @@ from .data import Dataset, Split, load_course_data
 from .models import ModelConfig, build_model
 
 
+def pick_device(name: str) -> torch.device:
+    """The device a TrainConfig names; ValueError for one that is unknown or absent here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name) if isinstance(name, str) else None
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' (or 'cuda:N') or 'mps', got {name!r}")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": torch.backends.mps.is_available()}[device.type]
+    if not available or (device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {name!r} is not available on this machine: use 'auto' or 'cpu'")
+    return device
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     lr: float = 1e-3
@@ -28,11 +45,7 @@ class TrainConfig:
     early_stopping: bool = True  # on validation loss, restoring the best epoch's weights
     patience: int = 3  # epochs without a new best val loss before stopping
     seed: int = 0  # model initialization, dropout masks and batch order; never the data
-    # Results do not depend on it (bit-identical with 1 and 2 threads). One thread is the safe
-    # default: two threads are ~25% faster on an idle machine but OpenMP's spinning threads slow
-    # small models down 10x or more as soon as anything else uses a core. None keeps torch's.
-    num_threads: int | None = 1
-    device: str = "auto"  # "auto" picks CUDA when present, else the CPU
+    device: str = "auto"  # "auto" picks CUDA when present, else the CPU; or "cpu", "cuda:0"...
 
     def __post_init__(self) -> None:
         _require_int(self, "batch_size", "max_epochs", "patience", "seed")
@@ -51,12 +64,11 @@ class TrainConfig:
              f"grad_clip must be a finite number > 0 or None, got {self.grad_clip!r}"),
             (isinstance(self.early_stopping, bool),
              f"early_stopping must be True or False, got {self.early_stopping!r}"),
-            (self.num_threads is None or (isinstance(self.num_threads, int) and self.num_threads >= 1),
-             f"num_threads must be an integer >= 1 or None, got {self.num_threads!r}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        pick_device(self.device)  # an unknown or absent device fails here, before any work
 
 
 def _require_int(config: object, *names: str) -> None:
@@ -162,29 +174,60 @@ class History:
                              "model_config": ModelConfig(**record["model_config"]),
                              "train_config": TrainConfig(**record["train_config"]),
                              "final": Metrics(**record["final"])})
-            curves = (history.train_loss, history.train_acc, history.val_loss, history.val_acc)
-            numbers = [x for curve in curves for x in curve] + [
-                *dataclasses.astuple(history.final), history.seconds]
-            if not all(isinstance(c, list) for c in curves) or not isinstance(history.extras, dict):
-                raise ValueError("a run record's curves must be lists and its extras an object")
-            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                       for x in numbers):
-                raise ValueError("a run record holds a value that is not a finite number")
-            if isinstance(history.best_epoch, bool) or not isinstance(history.best_epoch, int) \
-                    or len({len(c) for c in curves}) != 1 \
-                    or not 1 <= history.best_epoch <= history.epochs:
-                raise ValueError("a run record's curves disagree in length or with its best epoch")
         except (TypeError, AttributeError) as error:
             raise ValueError(f"malformed run record: {error}") from None
+        problem = history._problem()
+        if problem:
+            raise ValueError(f"a run record {problem}")
         return history
+
+    def _problem(self) -> str:
+        """What makes this record impossible for a run of `train()`, or "" (values in range,
+        curves of one length, the best epoch their lowest val loss, the final metrics those of
+        the epoch the run kept)."""
+        curves = (self.train_loss, self.train_acc, self.val_loss, self.val_acc)
+        if not all(isinstance(c, list) for c in curves) or not isinstance(self.extras, dict):
+            return "needs lists for its curves and an object for its extras"
+        f = self.final
+        losses = [*self.train_loss, *self.val_loss, f.train_loss, f.val_loss, f.test_loss]
+        accuracies = [*self.train_acc, *self.val_acc, f.train_acc, f.val_acc, f.test_acc]
+        numbers = losses + accuracies + [self.seconds]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                   for x in numbers):
+            return "holds a value that is not a finite number"
+        if min(losses) < 0 or not all(0.0 <= a <= 1.0 for a in accuracies) or self.seconds < 0:
+            return "holds a loss below 0, an accuracy outside [0, 1] or a negative time"
+        if isinstance(self.best_epoch, bool) or not isinstance(self.best_epoch, int) \
+                or len({len(c) for c in curves}) != 1 \
+                or not 1 <= self.best_epoch <= self.epochs <= self.train_config.max_epochs:
+            return "has curves that disagree in length, with its best epoch or with max_epochs"
+        if self.val_loss.index(min(self.val_loss)) != self.best_epoch - 1:
+            return "names a best epoch that is not the one with the lowest val loss"
+        kept = self.best_epoch if self.restored_best else self.epochs
+        pairs = ((f.train_loss, self.train_loss), (f.train_acc, self.train_acc),
+                 (f.val_loss, self.val_loss), (f.val_acc, self.val_acc))
+        if any(not math.isclose(final, curve[kept - 1], rel_tol=1e-5, abs_tol=1e-7)
+               for final, curve in pairs):
+            return f"has final metrics that are not those of the epoch it kept ({kept})"
+        return ""
 
 
 EpochCallback = Callable[[History], "bool | None"]
 
-# torch's random generator and thread count are process-wide: two trainings at once (the panel's
-# worker thread and a notebook cell) would mix their dropout masks and initial weights. One at a
-# time, then; the other waits.
+# torch's random generator is process-wide: two trainings at once (the panel's worker thread and a
+# notebook cell) would mix their dropout masks and initial weights. One at a time, then; the other
+# waits.
 _ONE_AT_A_TIME = threading.Lock()
+
+# One torch thread for everything the course runs, set once when rnn_lesson is imported (and in
+# every worker process). Results do not depend on it (bit-identical with 1 and 2 threads), but
+# OpenMP's spinning threads slow the course's small models down 10x or more as soon as anything
+# else uses a core. A learner may call torch.set_num_threads(n) afterwards: train() keeps it.
+COURSE_THREADS = 1
+
+
+def use_course_threads() -> None:
+    torch.set_num_threads(COURSE_THREADS)
 
 
 def train(
@@ -201,7 +244,8 @@ def train(
     `build()` makes the model instead of `build_model(model_config)`: a learner's own nn.Module
     (called after seeding, so its initial weights are reproducible too; `model_config` then
     describes its input and output sizes). The same configs and data give bit-identical
-    histories on the same machine.
+    histories on the same machine. torch's global settings (default dtype, grad mode, default
+    device...) are the same after the run as before it, whatever `build` does.
     """
     data = load_course_data() if data is None else data
     check_data(data, model_config)  # before any work: a clear message, not a torch traceback
@@ -211,18 +255,20 @@ def train(
     start = time.perf_counter()
     # fork_rng keeps the learner's global RNG untouched while we seed ours (draws the learner
     # makes in another thread during a run are not isolated: they share the one generator).
-    with _ONE_AT_A_TIME, _threads(train_config.num_threads), torch.random.fork_rng(devices=[]):
+    with _ONE_AT_A_TIME, _unchanged_torch_state(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
-        model = (build_model(model_config) if build is None else build()).to(device)
+        model = _build(model_config, build, device)
         optimizer = torch.optim.Adam(
             model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
         )
         order = torch.Generator().manual_seed(train_config.seed)
         best_loss, best_state, waited = float("inf"), None, 0
         for epoch in range(1, train_config.max_epochs + 1):
+            # The early-stopping loop of the course: train one epoch, measure both sets in eval
+            # mode, keep a copy of the best weights, stop after `patience` epochs without a new
+            # best validation loss, and restore the copy.
             _train_one_epoch(model, optimizer, train_set, train_config, order)
-            # num_threads=None: keep the thread count this run was configured with
-            history.record(evaluate(model, train_set, None), evaluate(model, val_set, None))
+            history.record(evaluate(model, train_set), evaluate(model, val_set))
             _check_finite(history, train_config)
             if history.val_loss[-1] < best_loss:
                 best_loss, history.best_epoch, waited = history.val_loss[-1], epoch, 0
@@ -244,11 +290,83 @@ def train(
         if best_state is not None:
             model.load_state_dict(best_state)
             history.restored_best = True
-        history.final = Metrics(*evaluate(model, train_set, None), *evaluate(model, val_set, None),
-                                *evaluate(model, test_set, None))
+        history.final = Metrics(*evaluate(model, train_set), *evaluate(model, val_set),
+                                *evaluate(model, test_set))
     history.model = model
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _build(model_config: ModelConfig, build: Callable[[], nn.Module] | None,
+           device: torch.device) -> nn.Module:
+    """The model to train, checked: a module with trainable parameters, built without changing
+    torch's global settings (a later run of the course would inherit them)."""
+    if build is None:
+        return build_model(model_config).to(device)
+    before = TorchState.now()
+    model = build()
+    changed = before.changes(TorchState.now())
+    if changed:
+        raise ValueError(f"building your model changed {changed}: that would change every later "
+                         "run of the course. Remove that call from __init__ (it was undone).")
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"building the model returned {type(model).__name__}, not an nn.Module: "
+                         "return the module itself (an instance of your nn.Module class)")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"your {type(model).__name__} has no trainable parameters, so there is "
+                         "nothing to train: create its layers in __init__ (self.rnn = nn.RNN(...))")
+    return model.to(device)
+
+
+@dataclass(frozen=True)
+class TorchState:
+    """torch's global settings that a learner's code can change by accident (the thread count is
+    not among them: results do not depend on it)."""
+
+    default_dtype: torch.dtype
+    grad_enabled: bool
+    default_device: torch.device
+    anomaly_detection: bool
+    deterministic: bool
+
+    @classmethod
+    def now(cls) -> "TorchState":
+        return cls(torch.get_default_dtype(), torch.is_grad_enabled(), torch.get_default_device(),
+                   torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled())
+
+    def restore(self) -> None:
+        torch.set_default_dtype(self.default_dtype)
+        torch.set_grad_enabled(self.grad_enabled)
+        torch.set_default_device(self.default_device)
+        torch.set_anomaly_enabled(self.anomaly_detection)
+        torch.use_deterministic_algorithms(self.deterministic)
+
+    def changes(self, later: "TorchState") -> str:
+        """Which settings differ in `later`, in words ("" when none)."""
+        calls = {"default_dtype": "torch.set_default_dtype", "grad_enabled": "torch.set_grad_enabled",
+                 "default_device": "torch.set_default_device",
+                 "anomaly_detection": "torch.autograd.set_detect_anomaly",
+                 "deterministic": "torch.use_deterministic_algorithms"}
+        return ", ".join(f"{name.replace('_', ' ')} from {getattr(self, name)} to "
+                         f"{getattr(later, name)} ({calls[name]})"
+                         for name in calls if getattr(self, name) != getattr(later, name))
+
+
+@contextlib.contextmanager
+def _unchanged_torch_state() -> Iterator[None]:
+    """torch's global settings are restored after the block, and a change inside it (by a
+    learner's forward, say) is an error once the run is over."""
+    before = TorchState.now()
+    try:
+        yield
+    except BaseException:
+        before.restore()
+        raise
+    changed = before.changes(TorchState.now())
+    before.restore()
+    if changed:
+        raise ValueError(f"your model changed {changed} while it trained: that would change every "
+                         "later run of the course (it was undone). Remove that call from forward.")
 
 
 def _check_finite(history: History, config: TrainConfig) -> None:
@@ -322,11 +440,10 @@ def _train_one_epoch(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, num_threads: int | None = 1) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy as a fraction) on a whole split, in eval mode."""
     model.eval()
-    with _threads(num_threads):
-        logits = _forward(model, split.x, split.lengths)
+    logits = _forward(model, split.x, split.lengths)
     loss = F.cross_entropy(logits, split.y).item()
     accuracy = (logits.argmax(dim=1) == split.y).float().mean().item()
     return loss, accuracy
@@ -337,25 +454,8 @@ def _forward(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) ->
     return model(x) if lengths is None else model(x, lengths)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _to(split: Split, device: torch.device) -> Split:
     if split.x.device == device:
         return split
     lengths = None if split.lengths is None else split.lengths.to(device)
     return Split(x=split.x.to(device), y=split.y.to(device), lengths=lengths)
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -1,6 +1,26 @@
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from rnn_lesson.lessons.overfitting import BASELINE, FIX
+
+_SCRATCH: list[str] = []
+
+
+def pytest_configure(config) -> None:
+    """The whole session (unit tests, the notebooks' kernels, the browser's servers) uses a run
+    cache and a progress file of its own, never the learner's; both are removed at the end."""
+    scratch = tempfile.mkdtemp(prefix="rnn-lesson-test-")
+    _SCRATCH.append(scratch)
+    os.environ["RNN_LESSON_CACHE"] = os.path.join(scratch, "cache")
+    os.environ["RNN_LESSON_PROGRESS"] = os.path.join(scratch, "progress.json")
+
+
+def pytest_unconfigure(config) -> None:
+    for scratch in _SCRATCH:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -87,9 +87,9 @@ def test_a_diverging_run_stops_with_an_error_that_names_the_learning_rate(monkey
     real = training.evaluate
     calls = []
 
-    def diverging(model, split, num_threads=1):  # the loss of the 3rd evaluation is NaN
+    def diverging(model, split):  # the loss of the 3rd evaluation is NaN
         calls.append(1)
-        loss, acc = real(model, split, num_threads)
+        loss, acc = real(model, split)
         return (math.nan if len(calls) == 3 else loss), acc
 
     monkeypatch.setattr(training, "evaluate", diverging)

@@ -23,8 +23,16 @@ def test_an_overfitting_run_is_told_both_failures_with_distances_and_a_hint():
     text = str(verdict)
     assert "val accuracy 78.0% is 7.0 points below 85%" in text
     assert "train accuracy 100.0% is not below 92% (8.0 points over)" in text
-    assert "dropout" in verdict.hint and "early stopping" in verdict.hint
-    assert verdict.short() == "Task not passed: val 78.0% < 85%, train 100.0% >= 92%"
+    assert "memorizes" in verdict.hint
+    assert verdict.short() == "Task not passed: val 78.0% < 85% and train 100.0% >= 92%"
+
+
+def test_the_short_verdict_names_only_what_failed_and_says_what_holds():
+    assert check_task((0.85, 0.779)).short() == \
+        "Task not passed: val 77.9% < 85% (train 85.0% < 92% holds)"
+    assert check_task((0.95, 0.86)).short() == \
+        "Task not passed: train 95.0% >= 92% (val 86.0% >= 85% holds)"
+    assert check_task((0.90, 0.87)).short() == "Task passed: val 87.0% >= 85%, train 90.0% < 92%"
 
 
 def test_an_underfitting_run_gets_the_opposite_hint():
@@ -65,8 +73,9 @@ def test_the_lesson_table_shows_claimed_and_measured(fix_history, baseline_histo
 def test_missing_fixes_names_what_the_lessons_recipe_has_and_a_setting_lacks():
     assert missing_fixes(FIX.model, FIX.train) == []
     assert missing_fixes(BASELINE.model, BASELINE.train) == [
-        "dropout (0.3)", "a smaller hidden size (32)", "a lower learning rate (1e-3)",
-        "early stopping"]
+        "dropout inside nn.RNN (0.3, with 2 or more layers)",
+        "dropout after nn.RNN (0.3, on its last step's output)", "a smaller hidden size (32)",
+        "a lower learning rate (1e-3)", "early stopping that restores the best epoch"]
 
 
 # The hints (their numbers are checked against the code)

@@ -11,8 +11,8 @@ from rnn_lesson.lessons.rnn_vs_lstm import plot_accuracy_vs_length, plot_gradien
 from rnn_lesson.models import ModelConfig, build_model, count_parameters
 from rnn_lesson.results import Spread
 
-TINY_TRAIN = dataclasses.replace(bonus.LONG_TRAIN, max_epochs=2, num_threads=1)
-TINY = dataclasses.replace(REGULARIZED, train=dataclasses.replace(REGULARIZED.train, max_epochs=2, num_threads=1))
+TINY_TRAIN = dataclasses.replace(bonus.LONG_TRAIN, max_epochs=2)
+TINY = dataclasses.replace(REGULARIZED, train=dataclasses.replace(REGULARIZED.train, max_epochs=2))
 
 
 @pytest.fixture(scope="module")

@@ -54,13 +54,25 @@ def test_the_callback_sees_each_epoch_and_can_stop_the_run():
 
 
 def test_training_leaves_the_global_rng_and_thread_count_alone():
-    threads = torch.get_num_threads()
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    train(ModelConfig(hidden_size=8), dataclasses.replace(FAST, max_epochs=1))
-    assert torch.equal(torch.rand(3), expected)
-    assert torch.get_num_threads() == threads
+    torch.set_num_threads(2)  # a learner's own choice: train() keeps it
+    try:
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        train(ModelConfig(hidden_size=8), dataclasses.replace(FAST, max_epochs=1))
+        assert torch.equal(torch.rand(3), expected)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
+def test_importing_the_course_sets_one_torch_thread_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = "import torch; import rnn_lesson; print(torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
 
 
 @pytest.mark.parametrize(

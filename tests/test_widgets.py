@@ -59,8 +59,10 @@ def test_a_failing_setting_gets_an_amber_banner_with_a_hint():
 
 def test_the_banner_names_the_lessons_changes_the_setting_lacks(baseline_history):
     panel = ExperimentPanel(initial=baseline_history, auto_run=False)
-    assert ("Not in your settings yet: dropout (0.3), a smaller hidden size (32), a lower "
-            "learning rate (1e-3), early stopping.") in panel.banner.value
+    assert ("Not in your settings yet: dropout inside nn.RNN (0.3, with 2 or more layers), "
+            "dropout after nn.RNN (0.3, on its last step&#x27;s output), a smaller hidden size (32), "
+            "a lower learning rate (1e-3), early stopping that restores the best epoch."
+            ) in panel.banner.value
 
 
 def test_rapid_slider_moves_end_with_the_last_value_and_skip_stale_runs():

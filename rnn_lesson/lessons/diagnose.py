@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..recipe import BASELINE, FIX, TASK
 from ..results import Group
 from ..runs import COURSE_DATA, DataSource, Experiment, Job, run_many
 from ..training import History
-from .overfitting import BASELINE, FIX, TASK, TASK_LINES
 from .real_data import CHANCE, OVERFIT, small
-from ..ui.plots import plot_learning_curves
+from ..ui.plots import TASK_LINES, plot_learning_curves
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Notebook 02, the experiment: the overfitting baseline, the lesson's fix, its task and claims.
 
-Everything here is the lesson's: its two configurations, its task (val >= 85%, train < 92%), the
-four hints and the solution, the claims the course makes about the two configurations (checked on
-every seed by `claims`, which the notebook, the CLI and the tests call), what the lesson claimed
-without measuring, and the dropout x hidden-size map. The runs themselves go through `runs.py`.
+The lesson's task and configurations are `recipe.py`'s; here are the four hints and the solution,
+the claims the course makes about the configurations (checked on every seed by `claims`, which the
+notebook, the CLI and the tests call), the ablation, what the lesson claimed without measuring, and
+the dropout x hidden-size map. The runs themselves go through `runs.py`.
 """
 
 from __future__ import annotations
@@ -19,77 +19,13 @@ import torch
 from torch import nn
 
 from ..data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
-from ..models import ModelConfig, SequenceClassifier
-from ..results import Group, Task, Verdict, format_spread
+from ..recipe import (BASELINE, BEST_POSSIBLE, ES_ONLY, EXPERIMENTS, FIX, TASK,  # noqa: F401
+                      check_task, missing_fixes)  # (re-exported: the notebook imports them here)
+from ..results import Group, format_spread
 from ..runs import Experiment, run_many
-from ..training import History, TrainConfig, train
-from ..ui.plots import (TRAIN_COLOR, VAL_COLOR, Heatmap, Line, lr_label, new_figure, plot_heatmaps,
-                        plot_learning_curves)
-
-# ---------------------------------------------------------------------------------------------
-# The task and the two configurations
-
-TASK = Task(
-    min_val_acc=0.85,
-    max_train_acc=0.92,
-    hint_memorizes="the model memorizes the training set (label noise included): add dropout "
-    "(~0.3), shrink the hidden size (~32), lower the learning rate and turn on early stopping.",
-    hint_train_high="it generalizes but still memorizes noisy labels: a little more dropout or "
-    "early stopping that restores the best epoch.",
-    hint_val_low="train and val are both low, so the model underfits: less dropout, a larger "
-    "hidden size, a higher learning rate or more patience.",
-    hint_stopped_early="early stopping went back to epoch {epoch} because the validation loss "
-    "rose after it, while train accuracy went on to {train:.0%}: the model memorizes faster than "
-    "early stopping can help. Slow the memorizing down: a smaller hidden size, a lower learning "
-    "rate (dropout helps a little).",
-    hint_undertrained="both are still improving at the last epoch: the run ended too soon. "
-    "Train for more epochs, or with a higher learning rate.",
-    hint_not_finite="the run diverged (NaN or infinite loss): lower the learning rate.",
-)
-BEST_POSSIBLE = COURSE_SPEC.best_possible_accuracy  # the Bayes limit of the course data
-
-BASELINE = Experiment(
-    name="baseline",
-    description="the overfitting model: a big RNN, no dropout, a high learning rate, 60 epochs",
-    model=ModelConfig(cell="rnn", hidden_size=128, num_layers=2, dropout=0.0),
-    train=TrainConfig(lr=3e-3, batch_size=32, max_epochs=60, early_stopping=False),
-)
-
-# At most 16 epochs: its best epoch comes at 10-16 (a longer cap changes nothing but the cost).
-FIX = Experiment(
-    name="fix",
-    description="the lesson's fix: dropout 0.3 inside nn.RNN and after it, hidden 32, "
-    "Adam lr 1e-3, early stopping on val loss (patience 3) restoring the best weights",
-    model=ModelConfig(cell="rnn", hidden_size=32, num_layers=2, dropout=0.3),
-    train=TrainConfig(lr=1e-3, batch_size=32, max_epochs=16, early_stopping=True, patience=3),
-)
-
-# The baseline with early stopping (the fix's patience): where the panel and the map start.
-ES_ONLY = Experiment(
-    name="es_only",
-    description="the baseline + early stopping",
-    model=BASELINE.model,
-    train=dataclasses.replace(BASELINE.train, early_stopping=True, patience=FIX.train.patience),
-)
-
-EXPERIMENTS = {e.name: e for e in (BASELINE, ES_ONLY, FIX)}
-
-
-def check_task(result: History | tuple[float, float]) -> Verdict:
-    """The lesson's task on a run (its final metrics) or a (train_acc, val_acc) pair."""
-    return TASK.check(result)
-
-
-def missing_fixes(model: ModelConfig, training: TrainConfig) -> list[str]:
-    """Which of the lesson's four changes a setting does not have yet (for a targeted hint)."""
-    checks = [
-        (model.dropout >= 0.2, f"dropout ({FIX.model.dropout})"),
-        (model.hidden_size <= 64, f"a smaller hidden size ({FIX.model.hidden_size})"),
-        (training.lr <= FIX.train.lr, f"a lower learning rate ({lr_label(FIX.train.lr)})"),
-        (training.early_stopping, "early stopping"),
-    ]
-    return [fix for present, fix in checks if not present]
-
+from ..training import History
+from ..ui.plots import (TASK_LINES, TRAIN_COLOR, VAL_COLOR, Heatmap, new_figure,  # noqa: F401
+                        plot_heatmaps, plot_run)
 
 # ---------------------------------------------------------------------------------------------
 # The lesson's four hints and its solution (tests/test_overfitting.py checks their numbers)
@@ -395,20 +331,6 @@ def run_map(config: MapConfig = MapConfig(), workers: int = 2, cache: bool = Tru
 
 # ---------------------------------------------------------------------------------------------
 # Figures
-
-
-TASK_LINES = (
-    Line(TASK.min_val_acc, f"task: val >= {TASK.min_val_acc:.0%}", VAL_COLOR, "--"),
-    Line(TASK.max_train_acc, f"task: train < {TASK.max_train_acc:.0%}", TRAIN_COLOR, "--"),
-    Line(BEST_POSSIBLE, f"best possible ({BEST_POSSIBLE:.0%})", "black", ":"),
-)
-
-
-def plot_run(history: History, title: str | None = None, max_epochs: int | None = None):
-    """A run's learning curves with the task lines; the title defaults to the verdict."""
-    if title is None:
-        title = check_task(history).short()
-    return plot_learning_curves(history, title, max_epochs, TASK_LINES)
 
 
 def map_figure(result: MapResult, mark: tuple[float, int] | None = None):

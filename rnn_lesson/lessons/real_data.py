@@ -21,11 +21,11 @@ from ..data import Dataset, Split
 from ..japanese_vowels import (N_CLASSES, N_FEATURES, load_japanese_vowels, train_subset,
                                without_lengths)
 from ..models import ModelConfig
+from ..recipe import BASELINE, FIX
 from ..results import Group, Spread, table  # noqa: F401  (the notebook imports them here)
 from ..runs import DataSource, Experiment, run_many
 from ..training import History, TrainConfig, evaluate
 from ..ui.plots import CELL_COLORS, Line, new_figure, plot_learning_curves
-from .overfitting import BASELINE, FIX
 
 
 def _real(model: ModelConfig) -> ModelConfig:

@@ -26,11 +26,11 @@ from torch import nn
 
 from ..data import COURSE_SPEC, Dataset, DatasetSpec, Split, make_dataset
 from ..models import ModelConfig, build_model, count_parameters
+from ..recipe import BEST_POSSIBLE, FIX
 from ..results import Group, Spread, group_by
 from ..runs import COURSE_DATA, DataSource, Experiment, Job, run_many
 from ..training import History, TrainConfig
 from ..ui.plots import CELL_COLORS, CELL_LABELS, new_figure
-from .overfitting import BEST_POSSIBLE, FIX
 
 CELL_ORDER = ("rnn", "lstm", "gru")
 

@@ -23,7 +23,9 @@ from ..data import COURSE_FINGERPRINT, load_course_data
 from ..models import ModelConfig
 from ..results import Verdict
 from ..training import History, TrainConfig, TrainingDiverged, train
-from .overfitting import FIX, SOLUTION_CODE, TASK, plot_run  # noqa: F401 (the notebook imports it here)
+from ..recipe import FIX, TASK
+from ..ui.plots import plot_run  # noqa: F401 (the notebook imports it here)
+from .overfitting import SOLUTION_CODE  # noqa: F401
 
 INPUT_SIZE, NUM_CLASSES = 10, 2
 PROGRESS_KEY = "02 write the fix"

@@ -10,14 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..recipe import BEST_POSSIBLE, TASK
+from ..results import lr_label  # noqa: F401 (the widgets import it here)
 from ..training import History
 
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
-
-
-def lr_label(lr: float) -> str:
-    """1e-3 rather than 1e-03, as on the slider."""
-    return f"{lr:.0e}".replace("e-0", "e-")
 
 
 @dataclass(frozen=True)
@@ -28,6 +25,21 @@ class Line:
     label: str
     color: str = "black"
     style: str = ":"
+
+
+# The lesson's task lines, drawn on every accuracy plot of the course data.
+TASK_LINES = (
+    Line(TASK.min_val_acc, f"task: val >= {TASK.min_val_acc:.0%}", VAL_COLOR, "--"),
+    Line(TASK.max_train_acc, f"task: train < {TASK.max_train_acc:.0%}", TRAIN_COLOR, "--"),
+    Line(BEST_POSSIBLE, f"best possible ({BEST_POSSIBLE:.0%})", "black", ":"),
+)
+
+
+def plot_run(history: History, title: str | None = None, max_epochs: int | None = None) -> Figure:
+    """A run's learning curves with the task lines; the title defaults to the verdict."""
+    if title is None:
+        title = TASK.check(history).short()
+    return plot_learning_curves(history, title, max_epochs, TASK_LINES)
 
 
 def plot_learning_curves(
