@@ -5,8 +5,11 @@
     True
 
 In a notebook, ``quizzes.show("p3")`` renders one question and
-``quizzes.show_test()`` the ten-question test; ``python -m quizzes`` runs the
-quiz in a terminal. Only the widgets need ipywidgets, imported on first use.
+``quizzes.show_progress()`` the learner's progress; ``python -m quizzes`` runs
+the notebooks' questions in a terminal, and ``python -m quizzes --test`` a test
+drawn from a seed (``rnn_lesson.lessons.mastery``, which notebook 05 shows as
+the pre- and post-test). Only the widgets need ipywidgets, imported on first
+use; only the generated items (``quizzes.items``) need torch.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from .questions import COURSE, PRACTICE, QUESTIONS, Question, get_question, ques
 from .session import QuizSession
 
 if TYPE_CHECKING:
-    from .widgets import ProgressCard, QuestionCard, TestCard
+    from .widgets import ProgressCard, QuestionCard
 
 __all__ = [
     "COURSE",
@@ -32,7 +35,6 @@ __all__ = [
     "question_ids",
     "show",
     "show_progress",
-    "show_test",
 ]
 
 
@@ -48,10 +50,3 @@ def show_progress() -> "ProgressCard":
     from .widgets import show_progress as _show_progress
 
     return _show_progress()
-
-
-def show_test(question_ids: list[str] | None = None) -> "TestCard":
-    """Render the ten-question test (or the given ids) in a notebook, scored at the end."""
-    from .widgets import show_test as _show_test
-
-    return _show_test(question_ids)

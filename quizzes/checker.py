@@ -23,15 +23,17 @@ class CheckResult:
     answer_text: str  # the correct option's text
     explanation: str
     hint: str | None  # aimed at the chosen option; None when correct
+    mistake: str | None = None  # the common mistake the chosen option stands for; None when correct
 
     @property
     def feedback(self) -> str:
-        """Plain-text feedback: verdict, then the hint, then the explanation."""
+        """Plain-text feedback: verdict, then the mistake, the hint and the explanation."""
         if self.correct:
             return f"{messages.correct(self.answer, self.answer_text)}\n{self.explanation}"
         return (
-            f"{messages.not_yet(self.chosen)}\n{messages.hint(self.hint)}\n"
-            f"{messages.reveal(self.answer, self.answer_text)}\n{self.explanation}"
+            f"{messages.not_yet(self.chosen)}\n{messages.mistake(self.mistake)}\n"
+            f"{messages.hint(self.hint)}\n{messages.reveal(self.answer, self.answer_text)}\n"
+            f"{self.explanation}"
         )
 
 
@@ -46,17 +48,18 @@ def normalize_letter(answer: str, question: Question | None = None) -> str:
     return letter
 
 
-def check(question_id: str, answer: str) -> CheckResult:
-    """Check ``answer`` (a letter, case and surrounding spaces ignored) for a question.
+def check(question: Question | str, answer: str) -> CheckResult:
+    """Check ``answer`` (a letter, case and surrounding spaces ignored) for a question, given as
+    a ``Question`` or the id of one of the notebooks' questions.
 
     Raises ``ValueError`` for an unknown question id or a letter that is not an option.
     """
-    question = get_question(question_id)
+    if not isinstance(question, Question):
+        question = get_question(question)
     letter = normalize_letter(answer, question)
     correct = letter == question.answer
     # The general hint (question.hint) is for before answering; after a wrong
-    # answer, say what is off about that particular choice.
-    hint = None if correct else question.wrong_option_hints[letter]
+    # answer, say what is off about that particular choice, and which mistake it is.
     return CheckResult(
         question_id=question.id,
         chosen=letter,
@@ -64,5 +67,6 @@ def check(question_id: str, answer: str) -> CheckResult:
         answer=question.answer,
         answer_text=question.answer_text,
         explanation=question.explanation,
-        hint=hint,
+        hint=None if correct else question.wrong_option_hints[letter],
+        mistake=None if correct else question.mistakes[letter],
     )

@@ -1,30 +1,48 @@
-"""The quiz in a terminal: ``python -m quizzes`` (all ten) or ``--practice`` (the five).
+"""The quiz in a terminal.
 
-``run_quiz`` takes its input and output streams as arguments so tests can drive it
-with ``io.StringIO``.
+    python -m quizzes                   the notebooks' ten questions (p1-p5, t6-t10)
+    python -m quizzes --practice        the lesson's five practice questions
+    python -m quizzes --ids p3,t6       some of them
+    python -m quizzes --test [--seed N] [--phase pre|post]
+                                        a test drawn fresh from a seed (random if not given)
+    python -m quizzes --test --seed N --json
+                                        print that test as JSON and exit (nothing is saved)
+
+Answers go to the progress file, as in the notebooks. ``run_quiz`` takes its input and output
+streams as arguments so tests can drive it with ``io.StringIO``.
+
+The test is drawn by ``rnn_lesson.lessons.mastery`` (it needs torch and the course's runs): this
+command line is an entry point on top of both packages, the one place where ``quizzes`` reaches
+into ``rnn_lesson``, and only for ``--test``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 from typing import Sequence, TextIO
 
 from . import messages
+from .progress import TEST_PHASES, Progress
 from .questions import PRACTICE, QUESTIONS, Question, get_question
 from .session import QuizSession
 
 WIDTH = 78
+MAX_SEED = 2**31 - 1
 
 
 def _wrap(text: str, indent: str = "", hang: str | None = None) -> str:
     hang = indent if hang is None else hang
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=hang)
+    return "\n".join(textwrap.fill(line, WIDTH, initial_indent=indent, subsequent_indent=hang)
+                     for line in text.splitlines() or [""])
 
 
 def format_question(question: Question, number: int, total: int) -> str:
     lines = [f"Question {number}/{total} [{question.difficulty}]", _wrap(question.prompt)]
+    if question.figure_text:
+        lines += ["", _wrap(question.figure_text, "  ")]
     if question.code:
         lines += ["", textwrap.indent(question.code, "    "), ""]
     lines += [_wrap(f"{letter}. {text}", "  ", "     ") for letter, text in question.options.items()]
@@ -55,10 +73,15 @@ def run_quiz(
     stdin: TextIO,
     stdout: TextIO,
     echo: bool = False,
+    progress: Progress | None = None,
+    phase: str | None = None,
 ) -> QuizSession:
     """Ask each question, give feedback after each answer, then print the score.
 
-    Stops early, without a traceback, if the input ends; check ``session.finished``.
+    Practice answers (no `phase`) are recorded in `progress` as the notebooks' cards record them;
+    a test (`phase` "pre" or "post") records its answers and, once finished, its score, and
+    reviews the missed items. Stops early, without a traceback, if the input ends; check
+    ``session.finished``.
     """
     session = QuizSession(tuple(questions))
     total = len(questions)
@@ -71,15 +94,46 @@ def run_quiz(
             )
             break
         result = session.answer(question.id, letter)
+        if progress is not None:
+            if phase is None:
+                progress.record_answer(question.id, result.chosen, result.correct)
+            else:
+                progress.record_test_answer(phase, question.id, result.chosen)
+        if phase is not None:
+            continue  # a test is reviewed at the end, not after each answer
         if result.correct:
             stdout.write(messages.correct(result.answer, result.answer_text) + "\n")
         else:
             stdout.write(f"{messages.not_yet(result.chosen)} "
                          f"{messages.reveal(result.answer, result.answer_text)}\n")
+            stdout.write(_wrap(messages.mistake(result.mistake), "  ") + "\n")
             stdout.write(_wrap(messages.hint(result.hint), "  ") + "\n")
         stdout.write(_wrap(result.explanation, "  ") + "\n")
     stdout.write(f"\nScore: {session.summary()}\n")
+    if phase is not None and session.finished:
+        if progress is not None:
+            progress.record_test_score(phase, session.score, total, session.score_by_difficulty())
+        for question, result in zip(session.questions, session.results()):
+            if not result.correct:
+                stdout.write(f"\n{question.id} ({question.difficulty}): your answer {result.chosen}. "
+                             f"{messages.mistake(result.mistake)}\n")
+                stdout.write(_wrap(f"{messages.reveal(question.answer, question.answer_text)} "
+                                   f"{question.explanation}", "  ") + "\n")
+                if question.section is not None:
+                    stdout.write(f"  {messages.taught_in(question.section.label)}\n")
+    if progress is not None and progress.problem:
+        stdout.write(progress.problem + "\n")
     return session
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is between 0 and {MAX_SEED}, got {value}")
+    return value
 
 
 def main(
@@ -97,14 +151,39 @@ def main(
         "--practice", action="store_true", help="only the lesson's five practice questions"
     )
     group.add_argument("--ids", help="comma-separated question ids, e.g. p3,t6")
+    group.add_argument("--test", action="store_true",
+                       help="a test of ten items drawn fresh from a seed (3 easy, 4 medium, 3 hard)")
+    parser.add_argument("--seed", type=_seed, help="the test's seed (default: a new random one)")
+    parser.add_argument("--phase", choices=TEST_PHASES,
+                        help="save the test as the pre- or post-test (default: the pre-test "
+                        "until it is scored, then the post-test)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the test as JSON (id, difficulty, prompt, options, answer, "
+                        "section) and exit; needs --test and --seed")
     args = parser.parse_args(argv)
-    stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
-    if stdin is None:  # started with stdin closed
-        stdout.write("No input to read answers from; run it in a terminal.\n")
-        return 1
+    if (args.seed is not None or args.phase or args.json) and not args.test:
+        parser.error("--seed, --phase and --json go with --test")
+    if args.json and args.seed is None:
+        parser.error("--json needs --seed N: a test printed as JSON must be reproducible")
 
-    if args.ids is not None:
+    progress = Progress()
+    phase = None
+    if args.test:
+        from rnn_lesson.lessons import mastery  # the test needs torch and the course's runs
+
+        if args.json:
+            stdout.write(json.dumps(mastery.as_json(mastery.draw(args.seed, pictures=False)),
+                                    indent=1) + "\n")
+            return 0
+        phase = args.phase or ("post" if (progress.test("pre") or {}).get("score") else "pre")
+        seed = args.seed
+        if seed is None:
+            other = progress.test("post" if phase == "pre" else "pre")
+            seed = _fresh_seed(mastery, None if other is None else other["seed"])
+        questions = mastery.draw(seed, pictures=False)
+        progress.start_test(phase, seed)
+    elif args.ids is not None:
         ids = [i.strip() for i in args.ids.split(",") if i.strip()]
         if not ids:
             parser.error("--ids needs at least one question id, e.g. --ids p3,t6")
@@ -119,14 +198,29 @@ def main(
     else:
         questions = PRACTICE if args.practice else QUESTIONS
 
+    stdin = sys.stdin if stdin is None else stdin
+    if stdin is None:  # started with stdin closed
+        stdout.write("No input to read answers from; run it in a terminal.\n")
+        return 1
     if hasattr(stdin, "reconfigure"):  # bytes that are not text become "?" and get a re-prompt
         stdin.reconfigure(errors="replace")
     interactive = hasattr(stdin, "isatty") and stdin.isatty()
-    title = "Practice: 5 questions" if args.practice else f"Test: {len(questions)} questions"
+    title = (f"The {messages.PHASES[phase]} (seed {seed}): {len(questions)} questions" if phase
+             else "Practice: 5 questions" if args.practice else f"{len(questions)} questions")
     stdout.write(f"nn.RNN quiz. {title}. Answer with a letter and press Enter.\n")
     try:
-        session = run_quiz(questions, stdin, stdout, echo=not interactive)
+        session = run_quiz(questions, stdin, stdout, echo=not interactive, progress=progress,
+                           phase=phase)
     except KeyboardInterrupt:
-        stdout.write("\nStopped.\n")
+        stdout.write("\nStopped; your answers so far are saved.\n")
         return 130
     return 0 if session.finished else 1
+
+
+def _fresh_seed(mastery, other: int | None) -> int:
+    import secrets
+
+    while True:
+        seed = secrets.randbelow(MAX_SEED)
+        if other is None or not mastery.shares_items(seed, other):
+            return seed

@@ -30,3 +30,45 @@ def reveal(answer: str, answer_text: str) -> str:
 def saved(date: str) -> str:
     """Under an answer restored from the progress file."""
     return f"(Your answer from {date.replace('T', ' ')}, kept in your progress file.)"
+
+
+MISTAKE = "Common mistake:"
+
+
+def mistake(text: str | None) -> str:
+    """After a wrong answer: the classic mistake the chosen option stands for."""
+    return f"{MISTAKE} {text or ''}"
+
+
+def taught_in(label: str) -> str:
+    return f"Taught in {label}."
+
+
+SHOW_HINT = "Show the hint"
+HINT_SHOWN = "Hint shown"
+LESSON_MISTAKES = "Common mistakes:"
+
+PHASES = {"pre": "pre-test", "post": "post-test"}
+
+
+def test_intro(phase: str) -> str:
+    if phase == "pre":
+        return ("The pre-test: ten questions drawn fresh for you (3 easy, 4 medium, 3 hard), to "
+                "take before the course. It shows what you know already; the post-test at the end "
+                "measures what you learned, with other questions of the same kinds.")
+    return ("The post-test: ten new questions of the same kinds as the pre-test (none of them "
+            "repeated), to take after the course. Your progress shows both scores and the gain.")
+
+
+def start_test(phase: str) -> str:
+    return f"Start the {PHASES[phase]}"
+
+
+def new_test(phase: str) -> str:
+    return f"Take a new {PHASES[phase]}"
+
+
+def static_note(what: str) -> str:
+    """Under a widget's static copy (GitHub, nbviewer, HTML export, before the kernel runs)."""
+    return (f"This is a static copy of {what}. Run the notebook in Jupyter to use it; "
+            "your answers are kept in your progress file.")

@@ -2,28 +2,47 @@
 
     path: $RNN_LESSON_PROGRESS, or ~/.rnn_lesson/progress.json
 
-What it holds: the last answer to every practice question (and how many tries), the test's answers
-and its last score by difficulty, the verdict of each graded task with its numbers and date, and
-the panel's log of runs. Every change is a locked read-modify-write followed by an atomic replace,
-so two notebooks open at once never lose each other's answers and a crash never leaves half a
-file. A file that cannot be read (not JSON, not the expected shape) is moved aside with a clear
-message and a fresh one is started; a folder in its place, or a place that cannot be written,
-is reported and the course goes on without saving.
+What it holds: the last answer to every practice question (tries, hints), the pre-test and the
+post-test (each its seed, answers and score by difficulty), the graded exercises (every attempt
+with its code, and the best one), the predictions made before a result was shown, and the panel's
+log of runs (the newest RUN_LOG_LIMIT; older rows go to an archive file beside it).
+
+How it is kept:
+- Every change is a function applied to the latest record under an exclusive lock, then the file
+  is replaced atomically, so two notebooks open at once never lose each other's answers and a
+  crash never leaves half a file.
+- Nothing the learner did is lost while the kernel lives, whatever the file system does: a change
+  that cannot be saved (a full disk, a folder that cannot be written, a folder or a special file
+  where the file should be) is kept in memory and saved with the next change that can be.
+- It never writes through a symbolic link or into a special file (a pipe, a device): the file,
+  its lock and its temporary files are opened with O_NOFOLLOW and checked to be regular files;
+  temporary files get fresh random names.
+- A file that cannot be read (not JSON, not text, nested too deep, not the expected shape) is
+  moved aside under a new name with a message, and a fresh one is started; entries of an
+  unexpected shape inside a good file are left out, with a copy of the file kept aside.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as _dt
 import json
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 ENV = "RNN_LESSON_PROGRESS"
-VERSION = 1
-SECTIONS = {"practice": dict, "test": dict, "verdicts": dict, "runs": list}
+VERSION = 2
+SECTIONS = {"practice": dict, "tests": dict, "verdicts": dict, "predictions": dict, "runs": list}
+RUN_LOG_LIMIT = 200  # rows of the panel's log kept in the file; older ones are archived
+ATTEMPTS_KEPT = 50  # attempts of a graded exercise kept (the best one is always kept)
+TEST_PHASES = ("pre", "post")
 SAVE_FAILED = "progress could not be saved to"
+
+Change = Callable[[dict], None]
 
 
 def default_path() -> Path:
@@ -45,142 +64,256 @@ class Progress:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.problem = ""
-        self._memory: dict[str, Any] | None = None  # used when the file cannot be read at all
-        self._last: dict[str, Any] | None = None  # the last record read or written
+        self._saved: dict[str, Any] = empty()  # the file as last read or written
+        self._pending: list[Change] = []  # changes not saved yet, in order
+        self._sanitized = False  # the last read left out entries of an unexpected shape
+        self._copied: set[int] = set()  # hashes of file contents already kept aside
 
     # ------------------------------------------------------------------ reading and writing
 
     def load(self) -> dict[str, Any]:
-        """The progress so far (a fresh record if there is none or it was unreadable)."""
-        if self._memory is not None:
-            return self._memory
-        if self.path.is_dir():
-            return self._unsaved(f"{self.path} is a folder, not a progress file: remove it or set "
-                                 f"{ENV} to a file path. Progress is not saved meanwhile.")
+        """The progress so far: the file, with every change not saved yet applied."""
+        if self._pending:
+            return self._save()
+        record = self._read()
+        if record is None:
+            return self._with_pending()
+        if self._sanitized:  # save the cleaned record, so the bad entries are reported once
+            return self.update(lambda _: None)
+        return record
+
+    def update(self, change: Change) -> dict[str, Any]:
+        """Apply `change` to the latest record and save (with any change not saved before);
+        returns the new record, saved or not."""
+        self._pending.append(change)
+        return self._save()
+
+    def _save(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with self._locked():
+                record = self._read()
+                if record is None:  # the file is unusable now: keep everything in memory
+                    return self._with_pending()
+                for change in self._pending:
+                    change(record)
+                _trim_run_log(record, self._archive_path())
+                write_atomically(self.path, json.dumps(record, indent=1))
+        except OSError as error:
+            # A full disk, a folder that cannot be written: say so, keep the changes, and try
+            # again with the next one.
+            self.problem = (f"{SAVE_FAILED} {self.path} ({error}): set {ENV} to a writable "
+                            "file. Your work is kept in memory and saved as soon as the file can "
+                            "be written.")
+            return self._with_pending()
+        self._pending.clear()
+        self._saved = record
+        if self.problem.startswith(SAVE_FAILED) or self.problem.startswith(_UNUSABLE):
+            self.problem = ""  # saved again: that problem is over
+        return copy.deepcopy(record)
+
+    def _with_pending(self) -> dict[str, Any]:
+        record = copy.deepcopy(self._saved)
+        for change in self._pending:
+            change(record)
+        return record
+
+    def _read(self) -> dict[str, Any] | None:
+        """The file's record (a fresh one if there is none, or if it was set aside); None if the
+        path cannot be used now (the reason is in `problem`)."""
+        self._sanitized = False
+        unusable = _unusable(self.path)
+        if unusable:
+            self.problem = f"{_UNUSABLE} {self.path}: {unusable}"
+            return None
+        if self.problem.startswith(_UNUSABLE) and not self._pending:
+            self.problem = ""  # usable again, and nothing is waiting to be saved
+        try:
+            text = _read_regular(self.path)
         except FileNotFoundError:
+            self._saved = empty()
             return empty()
         except (OSError, UnicodeDecodeError) as error:
             return self._set_aside(f"it could not be read ({error})")
         try:
             record = json.loads(text)
-        except json.JSONDecodeError as error:
-            return self._set_aside(f"it is not valid JSON ({error})")
+        except (ValueError, RecursionError) as error:  # not JSON, or nested too deep to read
+            return self._set_aside(f"it is not valid JSON ({str(error)[:80]})")
+        if isinstance(record, dict):
+            _migrate(record)
         shape = _shape_problem(record)
         if shape:
             return self._set_aside(shape)
-        self._last = record
-        return record
+        left_out = _sanitize(record)
+        if left_out:
+            self._sanitized = True
+            if hash(text) not in self._copied:
+                self._copied.add(hash(text))
+                kept = self._keep_copy(text)
+                self.problem = (f"part of your progress file had an unexpected shape ({left_out}) "
+                                f"and was left out; the whole file was kept as {kept}.")
+        self._saved = record
+        return copy.deepcopy(record)
 
-    def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-        """Apply `change` to the latest record and save it atomically; returns the new record."""
-        if self._memory is not None:
-            change(self._memory)
-            return self._memory
+    def _set_aside(self, why: str) -> dict[str, Any] | None:
+        kept = self._aside_name("unreadable")
         try:
-            with self._locked():
-                record = self.load()
-                if self._memory is not None:  # load found a folder: nothing to save to
-                    change(self._memory)
-                    return self._memory
-                change(record)
-                partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
-                partial.replace(self.path)
-                if self.problem.startswith(SAVE_FAILED):  # saved again: that problem is over
-                    self.problem = ""
-                self._last = record
-                return record
-        except OSError as error:
-            # Not saved this time (a full disk, a folder that cannot be written): say so, keep
-            # what was last read, and try the file again at the next change.
-            self.problem = (f"{SAVE_FAILED} {self.path} ({error}): set {ENV} to a "
-                            "writable file. The course goes on; this change lives until the kernel stops.")
-            record = self._last if self._last is not None else empty()
-            change(record)
-            self._last = record
-            return record
-
-    def _unsaved(self, message: str) -> dict[str, Any]:
-        self.problem = message
-        self._memory = empty()
-        return self._memory
-
-    def _set_aside(self, why: str) -> dict[str, Any]:
-        kept = self.path.with_name(f"{self.path.name}.unreadable-{_dt.datetime.now():%Y%m%d-%H%M%S}")
-        try:
-            self.path.replace(kept)
+            os.rename(self.path, kept)
         except OSError:
-            return self._unsaved(f"your progress file {self.path} is unreadable: {why}, and it "
-                                 "could not be moved aside. Progress is not saved meanwhile.")
+            self.problem = (f"{_UNUSABLE} {self.path}: it is unreadable ({why}) and could not be "
+                            "moved aside.")
+            return None
         self.problem = (f"your progress file was unreadable: {why}. It was kept as {kept} and a "
                         "new one was started.")
+        self._saved = empty()
         return empty()
+
+    def _keep_copy(self, text: str) -> Path:
+        kept = self._aside_name("unexpected")
+        with contextlib.suppress(OSError):
+            write_atomically(kept, text)
+        return kept
+
+    def _aside_name(self, why: str) -> Path:
+        return self.path.with_name(f"{self.path.name}.{why}-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}")
+
+    def _archive_path(self) -> Path:
+        return self.path.with_name(f"{self.path.name}.runs-archive.jsonl")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """An exclusive lock on a file beside the progress file (POSIX; elsewhere no lock)."""
+        """An exclusive lock on a file beside the progress file (POSIX; elsewhere no lock).
+
+        The lock file is opened without following links and without truncating, and must be a
+        regular file, so a link or a pipe planted at its name is refused, never written to."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
         except ImportError:  # Windows: single notebook use is still safe (atomic replace)
             yield
             return
-        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | os.O_NONBLOCK
+                             | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(f"{lock_path} is not a regular file")
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
 
-    # ------------------------------------------------------------------ what is recorded
+    # ------------------------------------------------------------------ practice questions
 
     def record_answer(self, question_id: str, letter: str, correct: bool) -> None:
         def change(record: dict) -> None:
-            entry = record["practice"].get(question_id, {"attempts": 0})
+            entry = record["practice"].get(question_id) or {"attempts": 0}
             record["practice"][question_id] = {
-                "answer": letter, "correct": bool(correct),
+                **entry, "answer": letter, "correct": bool(correct),
                 "attempts": int(entry.get("attempts", 0)) + 1,
                 "solved": bool(entry.get("solved")) or bool(correct), "at": now()}
         self.update(change)
 
+    def record_hint(self, question_id: str) -> None:
+        """The learner asked for a question's hint (counted, for the teacher's view)."""
+        def change(record: dict) -> None:
+            entry = record["practice"].setdefault(question_id, {})
+            entry["hints"] = int(entry.get("hints", 0)) + 1
+        self.update(change)
+
     def answer(self, question_id: str) -> dict[str, Any] | None:
-        return self.load()["practice"].get(question_id)
+        """The last answer to a practice question ({answer, correct, attempts, solved, at})."""
+        entry = self.load()["practice"].get(question_id)
+        return entry if entry and "answer" in entry else None
 
-    def record_test_answer(self, question_id: str, letter: str | None) -> None:
+    # ------------------------------------------------------------------ the pre- and post-test
+
+    def test(self, phase: str) -> dict[str, Any] | None:
+        """A test attempt ({seed, answers, score?, started}), or None if it was never started."""
+        _check_phase(phase)
+        return self.load()["tests"].get(phase)
+
+    def start_test(self, phase: str, seed: int) -> None:
+        """Begin `phase` with the draw of `seed` (a new start replaces the old attempt)."""
+        _check_phase(phase)
+
         def change(record: dict) -> None:
-            answers = record["test"].setdefault("answers", {})
+            record["tests"][phase] = {"seed": int(seed), "answers": {}, "started": now()}
+        self.update(change)
+
+    def record_test_answer(self, phase: str, item_id: str, letter: str | None) -> None:
+        _check_phase(phase)
+
+        def change(record: dict) -> None:
+            attempt = record["tests"].get(phase)
+            if attempt is None:
+                return
             if letter is None:
-                answers.pop(question_id, None)
+                attempt["answers"].pop(item_id, None)
             else:
-                answers[question_id] = letter
+                attempt["answers"][item_id] = letter
         self.update(change)
 
-    def test_answers(self) -> dict[str, str]:
-        return dict(self.load()["test"].get("answers", {}))
-
-    def record_test_score(self, score: int, total: int,
+    def record_test_score(self, phase: str, score: int, total: int,
                           by_difficulty: dict[str, tuple[int, int]]) -> None:
+        _check_phase(phase)
+
         def change(record: dict) -> None:
-            record["test"]["score"] = {"correct": score, "total": total, "at": now(),
-                                       "by_difficulty": {d: list(v) for d, v in by_difficulty.items()}}
+            attempt = record["tests"].get(phase)
+            if attempt is not None:
+                attempt["score"] = {"correct": score, "total": total, "at": now(),
+                                    "by_difficulty": {d: list(v) for d, v in by_difficulty.items()}}
         self.update(change)
 
-    def record_verdict(self, task: str, passed: bool, numbers: dict[str, float],
-                       settings: str = "") -> None:
+    # ------------------------------------------------------------------ graded exercises
+
+    def record_attempt(self, task: str, attempt: dict[str, Any]) -> dict[str, Any]:
+        """Add an attempt ({passed, score numbers, code, settings...}) to a graded exercise;
+        returns the exercise's entry: {"attempts": [...], "best": the best attempt so far}.
+
+        The best attempt is never replaced by a worse one: a pass beats a fail, then the higher
+        `rank` (the exercise's own measure of how good an attempt is)."""
+        entry: dict[str, Any] = {}
+
         def change(record: dict) -> None:
-            record["verdicts"][task] = {"passed": bool(passed), **numbers,
-                                        "settings": settings, "at": now()}
+            current = record["verdicts"].setdefault(task, {"attempts": [], "best": None})
+            number = 1 + max((a.get("n", 0) for a in current["attempts"]), default=0)
+            new = {**attempt, "n": number, "at": now()}
+            current["attempts"] = (current["attempts"] + [new])[-ATTEMPTS_KEPT:]
+            best = current.get("best")
+            if best is None or _better(new, best):
+                current["best"] = new
+            entry.clear()
+            entry.update(copy.deepcopy(current))
         self.update(change)
+        return entry
+
+    def verdict(self, task: str) -> dict[str, Any] | None:
+        return self.load()["verdicts"].get(task)
+
+    # ------------------------------------------------------------------ predictions
+
+    def record_prediction(self, name: str, choice: str) -> None:
+        """What the learner predicted before a result was shown (the first prediction stays)."""
+        def change(record: dict) -> None:
+            record["predictions"].setdefault(name, {"choice": choice, "at": now()})
+        self.update(change)
+
+    def prediction(self, name: str) -> dict[str, Any] | None:
+        return self.load()["predictions"].get(name)
+
+    # ------------------------------------------------------------------ the panel's run log
 
     def add_run(self, row: dict[str, Any]) -> int:
         """Append a run of the panel's log, numbered after the file's last one; returns its number."""
         number = [0]
 
         def change(record: dict) -> None:
-            numbers = [r.get("run") for r in record["runs"] if isinstance(r, dict)]
-            number[0] = max((n for n in numbers if isinstance(n, int)), default=0) + 1
+            last = [r["run"] for r in record["runs"] if _is_numbered(r)]
+            number[0] = 1 + max([record.get("last_run", 0), *last])
+            record["last_run"] = number[0]  # numbers never repeat, after a clear or an archive
             record["runs"].append({**row, "run": number[0]})
         self.update(change)
         return number[0]
@@ -188,22 +321,109 @@ class Progress:
     def clear_runs(self) -> None:
         self.update(lambda record: record["runs"].clear())
 
+    def archived_runs(self) -> tuple[int, Path]:
+        """How many rows of the log were archived, and where."""
+        return int(self.load().get("runs_archived", 0)), self._archive_path()
+
+    # ------------------------------------------------------------------ starting over
+
     def reset(self) -> Path | None:
         """Start over; the old file is kept beside it (returned) so a reset can be undone."""
-        self._memory = self._last = None
+        self._pending.clear()
+        self._saved = empty()
         self.problem = ""
-        if not self.path.is_file():
+        if _unusable(self.path) or not self.path.is_file():
             return None
-        kept = self.path.with_name(f"{self.path.name}.reset-{_dt.datetime.now():%Y%m%d-%H%M%S}")
+        kept = self._aside_name("reset")
         try:
-            self.path.replace(kept)
+            os.rename(self.path, kept)
         except OSError as error:
             self.problem = f"could not reset: {self.path} could not be renamed ({error})"
             return None
         return kept
 
 
+_UNUSABLE = "progress is kept in memory only, because of"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _unusable(path: Path) -> str:
+    """Why `path` cannot be the progress file now ("" if it can, or does not exist yet)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return ""
+    except OSError as error:
+        return f"it cannot be looked at ({error.strerror or error})"
+    if stat.S_ISLNK(mode):
+        return ("it is a symbolic link, and the course never writes through one: set "
+                f"{ENV} to the file itself")
+    if stat.S_ISDIR(mode):
+        return f"it is a folder, not a progress file: remove it or set {ENV} to a file path"
+    if not stat.S_ISREG(mode):
+        return f"it is a special file (a pipe or a device), not a progress file: set {ENV} to a file"
+    return ""
+
+
+def _read_regular(path: Path) -> str:
+    """The text of a regular file, opened without following a link and without blocking on a
+    pipe that took its place since it was looked at."""
+    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return file.read().decode("utf-8")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new one, never
+    half of one. The temporary file is created new (O_EXCL, a random name) beside `path`, so a
+    link planted at a predictable name is never written through, and it is removed on failure
+    (a full disk leaves nothing behind). `path` itself, if a link, is replaced, not followed."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in TEST_PHASES:
+        raise ValueError(f"a test phase is one of {TEST_PHASES}, got {phase!r}")
+
+
+def _better(new: dict, best: dict) -> bool:
+    return (bool(new.get("passed")), new.get("rank", 0.0)) > (bool(best.get("passed")),
+                                                             best.get("rank", 0.0))
+
+
+def _is_numbered(row: Any) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("run"), int) \
+        and not isinstance(row.get("run"), bool)
+
+
+def _trim_run_log(record: dict, archive: Path) -> None:
+    """Keep the newest RUN_LOG_LIMIT rows of the run log in the file; append the older ones to
+    the archive (JSON lines), so the file, read at every answer, stays small."""
+    older = len(record["runs"]) - RUN_LOG_LIMIT
+    if older <= 0:
+        return
+    moving = record["runs"][:older]
+    descriptor = os.open(archive, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(f"{archive} is not a regular file")
+        file.write("".join(json.dumps(row) + "\n" for row in moving))
+    record["runs"] = record["runs"][older:]
+    record["runs_archived"] = int(record.get("runs_archived", 0)) + older
+
+
 def _shape_problem(record: Any) -> str:
+    """Why a record cannot be used at all ("" if it can)."""
     if not isinstance(record, dict):
         return f"it holds a JSON {type(record).__name__}, not an object"
     for name, kind in SECTIONS.items():
@@ -212,43 +432,68 @@ def _shape_problem(record: Any) -> str:
     return ""
 
 
-def report(record: dict[str, Any]) -> str:
-    """Everything in a progress record, as the plain text the progress cell shows (entries of
-    an unexpected shape are reported as such, not trusted)."""
-    try:
-        return _report(record)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        return f"Part of your progress file has an unexpected shape ({error!r}); reset it to start over."
+def _migrate(record: dict) -> None:
+    """Version 1 (one fixed test, one verdict per exercise) to version 2. Nothing is dropped:
+    the old test's answers stay under "test"."""
+    if record.get("version") != 1:
+        return
+    record["version"] = VERSION
+    record.setdefault("tests", {})
+    record.setdefault("predictions", {})
+    verdicts = record.get("verdicts")
+    if isinstance(verdicts, dict):
+        for task, old in list(verdicts.items()):
+            if isinstance(old, dict) and "attempts" not in old:
+                attempt = {**old, "n": 1, "code": ""}
+                verdicts[task] = {"attempts": [attempt], "best": attempt}
 
 
-def _report(record: dict[str, Any]) -> str:
-    from .questions import NOTEBOOK_OF, get_question
+def _sanitize(record: dict) -> str:
+    """Drop the entries whose shape the course cannot use; returns what was dropped ("" if none)."""
+    dropped = []
+    for section, valid in _ENTRY_CHECKS.items():
+        for key in [k for k, v in record[section].items() if not valid(v)]:
+            del record[section][key]
+            dropped.append(f"{section} {key!r}")
+    return ", ".join(dropped[:5]) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
 
-    lines = ["Practice questions, by notebook:"]
-    by_notebook: dict[str, list[str]] = {}
-    for qid, notebook in NOTEBOOK_OF.items():
-        entry = record["practice"].get(qid)
-        state = ("not answered yet" if entry is None else
-                 f"solved in {entry['attempts']} tr{'y' if entry['attempts'] == 1 else 'ies'}"
-                 if entry.get("solved") else f"answered {entry['answer']}, not right yet")
-        by_notebook.setdefault(notebook, []).append(f"{qid} {state}")
-    for notebook, items in sorted(by_notebook.items()):
-        solved = sum("solved" in item for item in items)
-        lines.append(f"  notebook {notebook}: {solved}/{len(items)} solved ({'; '.join(items)})")
-    score = record["test"].get("score")
-    if score:
-        parts = ", ".join(f"{d} {c}/{t}" for d, (c, t) in score["by_difficulty"].items())
-        lines.append(f"Test: {score['correct']}/{score['total']} ({parts}), {score['at'].replace('T', ' ')}")
-    else:
-        answered = len(record["test"].get("answers", {}))
-        lines.append(f"Test: not scored yet ({answered} of 10 answered)")
-    if record["verdicts"]:
-        for task, v in record["verdicts"].items():
-            numbers = ", ".join(f"{k.replace('_acc', '')} {v[k]:.1%}" for k in ("val_acc", "train_acc")
-                                if isinstance(v.get(k), (int, float)))
-            lines.append(f"Task '{task}': {'passed' if v['passed'] else 'not passed'} ({numbers}; "
-                         f"{v.get('settings', '')}), {str(v.get('at', '')).replace('T', ' ')}")
-    else:
-        lines.append("Tasks: none graded yet (notebook 02: check_my_fix)")
-    lines.append(f"Runs in the panel's log: {len(record['runs'])}")
-    return "\n".join(lines)
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _practice_ok(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    if "hints" in entry and not _is_int(entry["hints"]):
+        return False
+    if "answer" not in entry:
+        return set(entry) <= {"hints"}
+    return isinstance(entry["answer"], str) and _is_int(entry.get("attempts")) \
+        and entry["attempts"] >= 1 and isinstance(entry.get("correct"), bool) \
+        and isinstance(entry.get("solved"), bool)
+
+
+def _test_ok(entry: Any) -> bool:
+    if not (isinstance(entry, dict) and _is_int(entry.get("seed"))
+            and isinstance(entry.get("answers"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in entry["answers"].items())):
+        return False
+    score = entry.get("score")
+    return score is None or (isinstance(score, dict) and _is_int(score.get("correct"))
+                             and _is_int(score.get("total"))
+                             and isinstance(score.get("by_difficulty"), dict))
+
+
+def _verdict_ok(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("attempts"), list) \
+        and all(isinstance(a, dict) for a in entry["attempts"]) \
+        and (entry.get("best") is None or isinstance(entry["best"], dict))
+
+
+def _prediction_ok(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("choice"), str)
+
+
+_ENTRY_CHECKS = {"practice": _practice_ok, "verdicts": _verdict_ok, "predictions": _prediction_ok,
+                 "tests": lambda entry: _test_ok(entry)}

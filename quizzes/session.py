@@ -24,11 +24,15 @@ class QuizSession:
     def from_ids(cls, ids: Iterable[str]) -> "QuizSession":
         return cls(tuple(get_question(i) for i in ids))
 
+    def question(self, question_id: str) -> Question:
+        for question in self.questions:
+            if question.id == question_id:
+                return question
+        raise ValueError(f"{question_id} is not part of this quiz")
+
     def answer(self, question_id: str, letter: str) -> CheckResult:
-        question = get_question(question_id)
-        if question.id not in {q.id for q in self.questions}:
-            raise ValueError(f"{question.id} is not part of this quiz")
-        result = check(question.id, normalize_letter(letter, question))
+        question = self.question(question_id)
+        result = check(question, normalize_letter(letter, question))
         self.answers[question.id] = result.chosen
         return result
 
@@ -38,10 +42,8 @@ class QuizSession:
 
     def results(self) -> list[CheckResult | None]:
         """One result per question, in order; None where it was not answered."""
-        return [
-            check(q.id, self.answers[q.id]) if q.id in self.answers else None
-            for q in self.questions
-        ]
+        return [check(q, self.answers[q.id]) if q.id in self.answers else None
+                for q in self.questions]
 
     @property
     def score(self) -> int:
@@ -57,8 +59,12 @@ class QuizSession:
 
     def summary(self) -> str:
         """'7/10 correct (easy 3/3, medium 2/4, hard 2/3)'."""
-        parts = ", ".join(f"{d} {c}/{t}" for d, (c, t) in self.score_by_difficulty().items())
-        return f"{self.score}/{len(self.questions)} correct ({parts})"
+        return f"{self.score}/{len(self.questions)} correct ({by_difficulty_text(self.score_by_difficulty())})"
 
     def reset(self) -> None:
         self.answers.clear()
+
+
+def by_difficulty_text(tally: dict[str, tuple[int, int]] | dict[str, list[int]]) -> str:
+    """'easy 3/3, medium 2/4, hard 2/3'."""
+    return ", ".join(f"{d} {c}/{t}" for d, (c, t) in tally.items())

@@ -1,26 +1,28 @@
-"""Notebook rendering with core ipywidgets: one question, or the ten-question test.
+"""Notebook rendering with core ipywidgets: one question, the pre- and post-test, the progress.
 
-The button callbacks are ordinary methods (``select``, ``check``, ``next`` ...),
-so tests drive a card without a browser and read ``feedback_text``.
+The button callbacks are ordinary methods (``select``, ``check``, ``start``, ``next`` ...), so
+tests drive a card without a browser and read ``feedback_text``.
 
-ipywidgets is imported when a card is built, not when ``quizzes`` is imported, so
-``quizzes.check`` works without it.
+ipywidgets is imported when a card is built, not when ``quizzes`` is imported, so ``quizzes.check``
+works without it.
 
-A displayed widget also carries a text/plain repr, which is what nbval compares.
-ipywidgets' default repr lists the widget's state; the cards replace it with a
-fixed string so saved notebook outputs stay stable.
+A displayed card carries, beside the widget, a static copy of itself as text/html (the question,
+its options and, collapsed, its answer): what GitHub, nbviewer, VS Code before running and
+``nbconvert --to html`` show, where no kernel runs the widget (``course.py execute`` keeps only that
+copy in the committed notebooks). Its text/plain is fixed, so saved outputs stay stable.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any
+import secrets
+from typing import Any, Callable
 
 from . import messages
 from .checker import CheckResult, check, normalize_letter
-from .progress import Progress
-from .questions import QUESTIONS, Question, get_question
-from .session import QuizSession
+from .progress import TEST_PHASES, Progress
+from .questions import Question, get_question
+from .session import QuizSession, by_difficulty_text
 
 # Colours come from JupyterLab's theme variables (with fallbacks elsewhere), so the
 # cards read well in light and dark themes.
@@ -33,6 +35,10 @@ _TONES = {
     "wrong": "var(--jp-warn-color1,#f57c00)",
     "info": "var(--jp-info-color1,#0288d1)",
 }
+_MUTED = "color:var(--jp-ui-font-color2,#555)"
+# Classes the course's keyboard script looks for (`keyboard_script`): radio groups answer to the
+# arrow keys instead of moving JupyterLab to the next cell.
+KEYBOARD_CLASS = "rnn-lesson-keyboard"
 
 
 def _ipywidgets() -> Any:
@@ -65,11 +71,19 @@ def _code_html(code: str | None) -> str:
     )
 
 
+def _figure_html(question: Question) -> str:
+    if not question.figure_png:
+        return ""
+    alt = html.escape(question.figure_text or "a learning-curve picture", quote=True)
+    return (f"<img alt=\"{alt}\" style='max-width:100%' "
+            f"src='data:image/png;base64,{question.figure_png}'>")
+
+
 def _question_html(question: Question, heading: str) -> str:
     return (
         f"<div style='margin-bottom:4px'><b>{_esc(heading)}</b> {_badge(question.difficulty)}</div>"
         f"<div style='font-size:1.05em'>{_esc(question.prompt)}</div>"
-        + _code_html(question.code)
+        + _figure_html(question) + _code_html(question.code)
     )
 
 
@@ -77,12 +91,37 @@ def _tone_box(tone: str, body_html: str) -> str:
     return f"<div style='{_BOX}border-left:4px solid {_TONES[tone]}'>{body_html}</div>"
 
 
+def _section_html(question: Question) -> str:
+    s = question.section
+    if s is None:
+        return ""
+    return (f"<div style='margin-top:4px'>Taught in <a href='{html.escape(s.link, quote=True)}'>"
+            f"{_esc(s.label)}</a>.</div>")
+
+
 def _options(question: Question) -> list[tuple[str, str]]:
     return [(f"{letter}. {text}", letter) for letter, text in question.options.items()]
 
 
+def static_question_html(question: Question, heading: str) -> str:
+    """A question as plain HTML: prompt, options and, collapsed, the answer (no widget needed)."""
+    options = "".join(f"<li>{_esc(letter)}. {_esc(text)}</li>"
+                      for letter, text in question.options.items())
+    mistakes = "".join(f"<li>{_esc(m)}</li>" for m in question.common_mistakes)
+    return _tone_box("info", (
+        _question_html(question, heading)
+        + f"<ul style='list-style:none;padding-left:0.5em'>{options}</ul>"
+        + f"<details><summary>{_esc(messages.HINT)}</summary>{_esc(question.hint)}</details>"
+        + f"<details><summary>Answer and explanation</summary>"
+          f"<b>{_esc(messages.reveal(question.answer, question.answer_text))}</b>"
+          f"<div>{_esc(question.explanation)}</div>"
+          f"<div>{_esc(messages.LESSON_MISTAKES)}</div><ul>{mistakes}</ul>"
+          f"{_section_html(question)}</details>"
+        + f"<div style='{_MUTED};font-size:0.9em'>{_esc(messages.static_note('this question'))}</div>"))
+
+
 class _Card:
-    """Shared display plumbing: a fixed text/plain repr around ``self.widget``."""
+    """Shared display plumbing: the widget, its static copy, and a fixed text/plain repr."""
 
     widget: Any
     _label = "quiz"
@@ -90,14 +129,20 @@ class _Card:
     def __repr__(self) -> str:
         return f"<{self._label} (interactive widget: run in Jupyter)>"
 
+    def static_html(self) -> str:
+        return ""
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         data = self.widget._repr_mimebundle_(**kwargs)
         data["text/plain"] = repr(self)  # the widget's own repr varies with its state
+        static = self.static_html()
+        if static:
+            data["text/html"] = static
         return data
 
 
 class QuestionCard(_Card):
-    """One question: prompt, code, radio buttons, a Check button and feedback."""
+    """One question: prompt, code, radio buttons, Check and Hint buttons, and feedback."""
 
     def __init__(self, question: Question, progress: Progress | None = None) -> None:
         w = _ipywidgets()
@@ -106,20 +151,27 @@ class QuestionCard(_Card):
         self._label = f"quizzes question {question.id}"
         self.attempts = 0
         self.result: CheckResult | None = None
+        self.hint_shown = False
         self._message: tuple[str, str] | None = None  # (tone, plain text) for non-result notes
         self._saved_note = ""
 
         self.radio = w.RadioButtons(
             options=_options(question), value=None, layout=w.Layout(width="auto")
         )
+        self.radio.add_class(KEYBOARD_CLASS)
         self.check_button = w.Button(description="Check", button_style="primary")
         self.check_button.on_click(lambda _button: self.check())
+        self.hint_button = w.Button(description=messages.SHOW_HINT, icon="lightbulb-o",
+                                    layout=w.Layout(width="auto"))
+        self.hint_button.on_click(lambda _button: self.show_hint())
+        self.hint_html = w.HTML(value="")
         self.feedback = w.HTML(value="")
         self.widget = w.VBox(
             [
                 w.HTML(value=_question_html(question, f"Question {question.id}")),
                 self.radio,
-                self.check_button,
+                w.HBox([self.check_button, self.hint_button]),
+                self.hint_html,
                 self.feedback,
             ],
             layout=w.Layout(
@@ -130,14 +182,16 @@ class QuestionCard(_Card):
         )
         self._restore()
 
+    def static_html(self) -> str:
+        return static_question_html(self.question, f"Question {self.question.id}")
+
     def _restore(self) -> None:
         """Show the learner's last answer from the progress file, as it was graded."""
         saved = self.progress.answer(self.question.id)
-        if isinstance(saved, dict) and saved.get("answer") in self.question.options:
+        if saved and saved.get("answer") in self.question.options:
             self.radio.value = saved["answer"]
-            attempts = saved.get("attempts", 1)
-            self.attempts = attempts if isinstance(attempts, int) and attempts >= 1 else 1
-            self.result = check(self.question.id, saved["answer"])
+            self.attempts = saved["attempts"]
+            self.result = check(self.question, saved["answer"])
             self._saved_note = messages.saved(str(saved.get("at", "")))
         if self.progress.problem:
             self._message = ("info", self.progress.problem)
@@ -147,6 +201,16 @@ class QuestionCard(_Card):
         """Choose an option, as clicking its radio button does."""
         self.radio.value = normalize_letter(letter, self.question)
 
+    def show_hint(self) -> str:
+        """The Hint button: the question's hint (the lesson's, for its five), before answering."""
+        if not self.hint_shown:
+            self.hint_shown = True
+            self.progress.record_hint(self.question.id)
+        self.hint_button.disabled, self.hint_button.description = True, messages.HINT_SHOWN
+        self.hint_html.value = _tone_box("info", f"<b>{_esc(messages.HINT)}</b> "
+                                                 f"{_esc(self.question.hint)}")
+        return self.question.hint
+
     def check(self) -> CheckResult | None:
         """The Check button: grade the selected option and update the feedback."""
         if self.radio.value is None:
@@ -154,105 +218,160 @@ class QuestionCard(_Card):
             self._message = ("info", "Choose an option, then press Check.")
         else:
             self.attempts += 1
-            self.result = check(self.question.id, self.radio.value)
+            self.result = check(self.question, self.radio.value)
             self._saved_note = ""
             self.progress.record_answer(self.question.id, self.result.chosen, self.result.correct)
-            self._message = None
+            self._message = ("info", self.progress.problem) if self.progress.problem else None
         self.feedback.value = self._feedback_html()
         return self.result
 
     @property
     def feedback_text(self) -> str:
-        """The feedback as plain text, as shown under the Check button."""
-        if self._message:
-            return self._message[1]
+        """The feedback as plain text, as shown under the buttons."""
         r = self.result
+        note = self._message[1] if self._message else ""
         if r is None:
-            return ""
+            return note
         if r.correct:
-            return f"{messages.correct(r.answer, r.answer_text, self.attempts)}\n{r.explanation}"
-        return f"{messages.not_yet(r.chosen)} {messages.TRY_AGAIN}\n{messages.hint(r.hint)}"
+            text = (f"{messages.correct(r.answer, r.answer_text, self.attempts)}\n{r.explanation}\n"
+                    f"{messages.LESSON_MISTAKES} {'; '.join(self.question.common_mistakes)}")
+        else:
+            text = (f"{messages.not_yet(r.chosen)} {messages.TRY_AGAIN}\n"
+                    f"{messages.mistake(r.mistake)}\n{messages.hint(r.hint)}")
+        return f"{text}\n{note}" if note else text
 
     def _feedback_html(self) -> str:
-        if self._message:
-            return _tone_box(self._message[0], _esc(self._message[1]))
         r = self.result
-        if r is None:
-            return ""
-        note = (f"<div style='margin-top:4px;color:var(--jp-ui-font-color2,#555)'>"
-                f"{_esc(self._saved_note)}</div>") if self._saved_note else ""
-        return self._result_html(r) + note
+        parts = []
+        if r is not None:
+            parts.append(self._result_html(r))
+            if self._saved_note:
+                parts.append(f"<div style='margin-top:4px;{_MUTED}'>{_esc(self._saved_note)}</div>")
+        if self._message:
+            parts.append(_tone_box(self._message[0], _esc(self._message[1])))
+        return "".join(parts)
 
     def _result_html(self, r: CheckResult) -> str:
         if r.correct:
+            mistakes = "".join(f"<li>{_esc(m)}</li>" for m in self.question.common_mistakes)
             return _tone_box(
                 "right",
                 f"<b>{_esc(messages.correct(r.answer, r.answer_text, self.attempts))}</b>"
-                f"<div style='margin-top:4px'>{_esc(r.explanation)}</div>",
+                f"<div style='margin-top:4px'>{_esc(r.explanation)}</div>"
+                f"<div style='margin-top:4px'>{_esc(messages.LESSON_MISTAKES)}</div>"
+                f"<ul style='margin:2px 0'>{mistakes}</ul>",
             )
-        # Keep the answer hidden after a wrong try: the hint should do the work.
+        # Keep the answer hidden after a wrong try: the mistake and the hint should do the work.
         return _tone_box(
             "wrong",
             f"<b>{_esc(messages.not_yet(r.chosen))}</b> {messages.TRY_AGAIN}"
+            f"<div style='margin-top:4px'><b>{messages.MISTAKE}</b> {_esc(r.mistake or '')}</div>"
             f"<div style='margin-top:4px'><b>{messages.HINT}</b> {_esc(r.hint or '')}</div>",
         )
 
 
+Draw = Callable[[int], tuple[Question, ...]]
+
+
 class TestCard(_Card):
-    """The test, one question at a time, then a score and a per-question review."""
+    """The pre-test or the post-test: started by a button (a fresh draw from a new seed), one
+    question at a time, then a score by difficulty and a review of every item.
+
+    The seed and the answers are kept in the progress file, so after a restart the same items
+    come back with their answers. `fresh(seed, other_seed)` says whether a seed may be used
+    beside the other phase's seed (the post-test shares no item with the pre-test)."""
 
     __test__ = False  # not a pytest class, despite the name
-    _label = "quizzes test"
 
-    def __init__(self, questions: tuple[Question, ...] = QUESTIONS,
+    def __init__(self, phase: str, draw: Draw,
+                 fresh: Callable[[int, int | None], bool] = lambda seed, other: True,
                  progress: Progress | None = None) -> None:
+        if phase not in TEST_PHASES:
+            raise ValueError(f"phase must be one of {TEST_PHASES}, got {phase!r}")
         w = _ipywidgets()
+        self.phase, self._draw, self._fresh = phase, draw, fresh
+        self._label = f"quizzes {messages.PHASES[phase]}"
         self.progress = Progress() if progress is None else progress
-        self.session = QuizSession(tuple(questions))
-        ids = {q.id: q for q in self.session.questions}
-        for qid, letter in self.progress.test_answers().items():  # answers of an earlier visit
-            if qid in ids and letter in ids[qid].options:
-                self.session.answers[qid] = letter
+        self.session: QuizSession | None = None
+        self.seed: int | None = None
         self.index = 0
         self.done = False
         self._syncing = False  # set while we move the radio, so it isn't read as an answer
 
+        self.intro = w.HTML(_tone_box("info", _esc(messages.test_intro(phase))))
+        self.start_button = w.Button(description=messages.start_test(phase), button_style="primary",
+                                     layout=w.Layout(width="auto"))
+        self.start_button.on_click(lambda _b: self.start())
         self.question_html = w.HTML()
         self.radio = w.RadioButtons(options=[], value=None, layout=w.Layout(width="auto"))
+        self.radio.add_class(KEYBOARD_CLASS)
         self.radio.observe(self._on_radio, names="value")
         self.prev_button = w.Button(description="Previous")
         self.next_button = w.Button(description="Next")
         self.finish_button = w.Button(description="Finish and score", button_style="primary")
-        self.restart_button = w.Button(description="Restart")
+        self.restart_button = w.Button(description=messages.new_test(phase),
+                                       layout=w.Layout(width="auto"))
         self.status = w.HTML()
         self.results_html = w.HTML()
         self.prev_button.on_click(lambda _b: self.previous())
         self.next_button.on_click(lambda _b: self.next())
         self.finish_button.on_click(lambda _b: self.finish())
-        self.restart_button.on_click(lambda _b: self.restart())
+        self.restart_button.on_click(lambda _b: self.start())
 
-        self.question_box = w.VBox(
-            [
-                self.question_html,
-                self.radio,
-                w.HBox([self.prev_button, self.next_button, self.finish_button]),
-                self.status,
-            ]
-        )
+        self.start_box = w.VBox([self.intro, self.start_button])
+        self.question_box = w.VBox([self.question_html, self.radio,
+                                    w.HBox([self.prev_button, self.next_button, self.finish_button]),
+                                    self.status])
         self.results_box = w.VBox([self.results_html, self.restart_button])
         self.widget = w.VBox(
-            [self.question_box, self.results_box],
-            layout=w.Layout(
-                border="1px solid var(--jp-border-color2, #ccc)",
-                padding="6px 12px 10px 12px",
-                margin="4px 0",
-            ),
+            [self.start_box, self.question_box, self.results_box],
+            layout=w.Layout(border="1px solid var(--jp-border-color2, #ccc)",
+                            padding="6px 12px 10px 12px", margin="4px 0"),
         )
-        self._render()
+        self._restore()
+
+    def static_html(self) -> str:
+        return _tone_box("info", f"<b>The {_esc(messages.PHASES[self.phase])}</b><div>"
+                                 f"{_esc(messages.test_intro(self.phase))}</div><div style='{_MUTED}'>"
+                                 f"{_esc(messages.static_note('the ' + messages.PHASES[self.phase]))}"
+                                 "</div>")
+
+    @property
+    def started(self) -> bool:
+        return self.session is not None
 
     @property
     def question(self) -> Question:
         return self.session.questions[self.index]
+
+    def _restore(self) -> None:
+        saved = self.progress.test(self.phase)
+        if saved is not None:
+            self._begin(saved["seed"])
+            for qid, letter in saved["answers"].items():
+                question = next((q for q in self.session.questions if q.id == qid), None)
+                if question is not None and letter in question.options:
+                    self.session.answers[qid] = letter
+            self.done = "score" in saved
+        self._render()
+
+    def _begin(self, seed: int) -> None:
+        self.seed = seed
+        self.session = QuizSession(self._draw(seed))
+        self.index = 0
+        self.done = False
+
+    def start(self, seed: int | None = None) -> None:
+        """Draw a new test (from `seed`, or a new random one) and show its first question."""
+        if seed is None:
+            other = self.progress.test("post" if self.phase == "pre" else "pre")
+            other_seed = None if other is None else other["seed"]
+            seed = secrets.randbelow(2**31)
+            while not self._fresh(seed, other_seed):
+                seed = secrets.randbelow(2**31)
+        self._begin(seed)
+        self.progress.start_test(self.phase, seed)
+        self._render()
 
     # The button and radio callbacks.
     def select(self, letter: str) -> None:
@@ -272,24 +391,15 @@ class TestCard(_Card):
     def finish(self) -> str:
         """Score the test and show the review; returns the score line."""
         self.done = True
-        self.progress.record_test_score(self.session.score, len(self.session.questions),
+        self.progress.record_test_score(self.phase, self.session.score, len(self.session.questions),
                                         self.session.score_by_difficulty())
         self._render()
         return self.score_text
 
-    def restart(self) -> None:
-        for q in self.session.questions:
-            if q.id in self.session.answers:
-                self.progress.record_test_answer(q.id, None)
-        self.session.reset()
-        self.index = 0
-        self.done = False
-        self._render()
-
     def _on_radio(self, change: dict[str, Any]) -> None:
-        if not self._syncing and change["new"] is not None:
+        if not self._syncing and change["new"] is not None and self.started:
             self.session.answer(self.question.id, change["new"])
-            self.progress.record_test_answer(self.question.id, change["new"])
+            self.progress.record_test_answer(self.phase, self.question.id, change["new"])
             self._render()
 
     # What the learner sees.
@@ -299,8 +409,7 @@ class TestCard(_Card):
 
     @property
     def status_text(self) -> str:
-        answered = len(self.session.answers)
-        return f"Answered {answered} of {len(self.session.questions)}."
+        return f"Answered {len(self.session.answers)} of {len(self.session.questions)}."
 
     @property
     def review_text(self) -> str:
@@ -311,10 +420,12 @@ class TestCard(_Card):
         for n, (q, r) in enumerate(zip(self.session.questions, self.session.results()), 1):
             lines.append(f"{n}. {q.id} [{q.difficulty}] {self._verdict(r)}")
             if r is None or not r.correct:
-                lines.append(f"   {messages.reveal(q.answer, q.answer_text)}")
                 if r is not None:
-                    lines.append(f"   {messages.hint(r.hint)}")
-            lines.append(f"   {q.explanation}")
+                    lines.append(f"   {messages.mistake(r.mistake)}")
+                lines.append(f"   {messages.reveal(q.answer, q.answer_text)}")
+                lines.append(f"   {q.explanation}")
+                if q.section is not None:
+                    lines.append(f"   {messages.taught_in(q.section.label)}")
         return "\n".join(lines)
 
     @staticmethod
@@ -324,6 +435,12 @@ class TestCard(_Card):
         return f"your answer {r.chosen}: " + ("correct" if r.correct else "wrong")
 
     def _render(self) -> None:
+        started = self.started
+        self.start_box.layout.display = None if not started else "none"
+        self.question_box.layout.display = "none" if not started or self.done else None
+        self.results_box.layout.display = None if started and self.done else "none"
+        if not started:
+            return
         q, n = self.question, len(self.session.questions)
         self._syncing = True
         try:
@@ -336,32 +453,27 @@ class TestCard(_Card):
         self.next_button.disabled = self.index == n - 1
         unanswered = n - len(self.session.answers)
         note = f" {unanswered} unanswered will count as wrong." if unanswered else ""
-        self.status.value = (
-            f"<span style='color:var(--jp-ui-font-color2,#555)'>{_esc(self.status_text + note)}</span>"
-        )
-        self.question_box.layout.display = "none" if self.done else None
-        self.results_box.layout.display = None if self.done else "none"
+        problem = f" {self.progress.problem}" if self.progress.problem else ""
+        self.status.value = f"<span style='{_MUTED}'>{_esc(self.status_text + note + problem)}</span>"
         self.results_html.value = self._review_html() if self.done else ""
 
     def _review_html(self) -> str:
         items = [f"<div style='font-size:1.2em;margin:4px 0 8px 0'><b>{_esc(self.score_text)}</b></div>"]
         for n, (q, r) in enumerate(zip(self.session.questions, self.session.results()), 1):
             ok = r is not None and r.correct
-            body = [f"<div>{_esc(q.prompt)}</div>", _code_html(q.code)]
+            body = [f"<div>{_esc(q.prompt)}</div>", _figure_html(q), _code_html(q.code)]
             if not ok:
-                body.append(f"<div>{_esc(messages.reveal(q.answer, q.answer_text))}</div>")
                 if r is not None:
-                    body.append(f"<div>{_esc(messages.hint(r.hint))}</div>")
+                    body.append(f"<div><b>{messages.MISTAKE}</b> {_esc(r.mistake or '')}</div>")
+                body.append(f"<div><b>{_esc(messages.reveal(q.answer, q.answer_text))}</b></div>")
             body.append(f"<div style='margin-top:4px'>{_esc(q.explanation)}</div>")
+            if not ok:
+                body.append(_section_html(q))
             summary = f"{n}. {q.id} ({q.difficulty}): {self._verdict(r)}"
-            # Wrong answers start open: those are the ones worth reading.
-            items.append(
-                _tone_box(
-                    "right" if ok else "wrong",
-                    f"<details{'' if ok else ' open'}><summary><b>{_esc(summary)}</b></summary>"
-                    f"{''.join(body)}</details>",
-                )
-            )
+            # Missed items start open: those are the ones worth reading.
+            items.append(_tone_box("right" if ok else "wrong",
+                                   f"<details{'' if ok else ' open'}><summary><b>{_esc(summary)}"
+                                   f"</b></summary>{''.join(body)}</details>"))
         return "".join(items)
 
 
@@ -370,30 +482,31 @@ def show(question_id: str) -> QuestionCard:
     return QuestionCard(get_question(question_id))
 
 
-def show_test(question_ids: list[str] | None = None) -> TestCard:
-    """The ten-question test (or the given ids) as a notebook widget."""
-    questions = QUESTIONS if question_ids is None else tuple(map(get_question, question_ids))
-    return TestCard(questions)
-
-
 class ProgressCard(_Card):
     """The progress cell: everything saved so far, where it is, and a two-click reset."""
 
     _label = "quizzes progress"
 
     def __init__(self, progress: Progress | None = None) -> None:
-        from .progress import report
+        from .report import report
 
         w = _ipywidgets()
         self.progress = Progress() if progress is None else progress
         self._report = report
         self.text = w.HTML()
-        self.reset_button = w.Button(description="Reset my progress", icon="trash")
+        self.reset_button = w.Button(description="Reset my progress", icon="trash",
+                                     layout=w.Layout(width="auto"))
         self.reset_button.on_click(lambda _b: self.reset())
         self._armed = False
         self.widget = w.VBox([self.text, self.reset_button], layout=w.Layout(
             border="1px solid var(--jp-border-color2, #ccc)", padding="6px 12px", margin="4px 0"))
         self.refresh()
+
+    def static_html(self) -> str:
+        # Never the executor's (or anyone's) progress: a saved notebook holds no learner's data.
+        return _tone_box("info", _esc("Your progress: run this cell in Jupyter to see everything "
+                                      "the course has saved for you (practice answers, the pre- "
+                                      "and post-test, your graded exercises, your runs)."))
 
     @property
     def summary(self) -> str:
@@ -417,8 +530,13 @@ class ProgressCard(_Card):
         self.refresh(f"\nReset. The old progress was kept as {kept}." if kept else "\nReset.")
 
     def __repr__(self) -> str:
-        return self.summary
+        return "<quizzes progress (interactive widget: run in Jupyter)>"
 
 
 def show_progress() -> ProgressCard:
     return ProgressCard()
+
+
+def score_line(score: dict) -> str:
+    """'7/10 (easy 3/3, medium 2/4, hard 2/3)' from a saved score."""
+    return f"{score['correct']}/{score['total']} ({by_difficulty_text(score['by_difficulty'])})"

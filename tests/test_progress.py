@@ -25,19 +25,20 @@ def test_an_answer_survives_a_kernel_restart(tmp_path):
     assert saved["solved"] and saved["attempts"] == 2
 
 
-def test_the_test_keeps_its_answers_and_its_score(tmp_path):
+def test_the_test_keeps_its_seed_answers_and_score_by_phase(tmp_path):
     path = tmp_path / "progress.json"
-    card = TestCard(quizzes.QUESTIONS, Progress(path))
-    card.select("A")
-    card.next()
-    card.select("C")
-    again = TestCard(quizzes.QUESTIONS, Progress(path))
-    assert again.session.answers == {"p1": "A", "p2": "C"}
-    again.finish()
-    score = Progress(path).load()["test"]["score"]
-    assert score["correct"] == 2 and score["total"] == 10 and score["by_difficulty"]["easy"] == [2, 3]
-    again.restart()
-    assert Progress(path).test_answers() == {}
+    progress = Progress(path)
+    progress.start_test("pre", 42)
+    progress.record_test_answer("pre", "item-1", "A")
+    progress.record_test_answer("pre", "item-2", "C")
+    progress.record_test_answer("pre", "item-2", None)  # unanswered again
+    progress.record_test_score("pre", 6, 10, {"easy": (3, 3), "medium": (2, 4), "hard": (1, 3)})
+    saved = Progress(path).test("pre")
+    assert saved["seed"] == 42 and saved["answers"] == {"item-1": "A"}
+    assert saved["score"]["by_difficulty"]["medium"] == [2, 4]
+    assert Progress(path).test("post") is None
+    with pytest.raises(ValueError, match="phase"):
+        progress.start_test("mid", 1)
 
 
 def _answer_many(path: str, prefix: str) -> None:
@@ -101,13 +102,23 @@ def test_the_progress_cell_shows_everything_and_resets_in_two_clicks(tmp_path):
     progress = Progress(tmp_path / "progress.json")
     progress.record_answer("p1", "B", False)
     progress.record_answer("p1", "A", True)
-    progress.record_test_score(7, 10, {"easy": (3, 3), "medium": (2, 4), "hard": (2, 3)})
-    progress.record_verdict("02 write the fix", True, {"train_acc": 0.9, "val_acc": 0.87}, "RNN 32")
+    progress.start_test("pre", 1)
+    progress.record_test_score("pre", 4, 10, {"easy": (2, 3), "medium": (1, 4), "hard": (1, 3)})
+    progress.start_test("post", 2)
+    progress.record_test_score("post", 9, 10, {"easy": (3, 3), "medium": (4, 4), "hard": (2, 3)})
+    progress.record_attempt("02 write the fix", {"passed": True, "train_acc": 0.9, "val_acc": 0.87,
+                                                 "settings": "RNN 32", "rank": 0.87})
+    progress.record_prediction("02 ablation", "a smaller hidden size")
     card = ProgressCard(progress)
-    text = repr(card)
+    text = card.summary
     assert "notebook 01: 1/6 solved" in text and "p1 solved in 2 tries" in text
-    assert "Test: 7/10 (easy 3/3, medium 2/4, hard 2/3)" in text
-    assert "Task '02 write the fix': passed (val 87.0%, train 90.0%; RNN 32)" in text
+    assert "Pre-test: 4/10 (easy 2/3, medium 1/4, hard 1/3)" in text
+    assert "Post-test: 9/10 (easy 3/3, medium 4/4, hard 2/3)" in text
+    assert "Gain: +5 of 10 (easy +1, medium +3, hard +1)" in text
+    assert "Exercise '02 write the fix': passed (best of 1 attempt: attempt 1, val 87.0%, " \
+           "train 90.0%; RNN 32)" in text
+    assert "Prediction '02 ablation': a smaller hidden size" in text
+    assert "p1" not in card.static_html()  # a saved notebook never holds the learner's progress
     card.reset_button.click()
     assert progress.answer("p1") is not None  # one click only asks
     card.reset_button.click()
@@ -115,20 +126,20 @@ def test_the_progress_cell_shows_everything_and_resets_in_two_clicks(tmp_path):
 
 
 def test_a_failed_save_keeps_what_was_there_and_the_next_save_tries_again(tmp_path, monkeypatch):
-    from pathlib import Path
+    import os
 
     progress = Progress(tmp_path / "progress.json")
     progress.record_answer("p1", "A", True)
-    real_replace = Path.replace
+    real_replace = os.replace
 
-    def full_disk(self, target):
+    def full_disk(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     progress.record_answer("p2", "C", True)
     assert "could not be saved" in progress.problem
     assert progress.answer("p1")["correct"]  # what was saved before is still shown
-    monkeypatch.setattr(Path, "replace", real_replace)
+    monkeypatch.setattr(os, "replace", real_replace)
     progress.record_answer("p3", "D", True)
     assert progress.problem == "" and Progress(progress.path).answer("p3")["correct"]
 

@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 import quizzes
 from quizzes import cli
-from quizzes.questions import COURSE, DIFFICULTIES, LETTERS, PRACTICE, QUESTIONS
+from quizzes.questions import COURSE, DIAGNOSE, DIFFICULTIES, LETTERS, PRACTICE, QUESTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = {"p1": "A", "p2": "C", "p3": "D", "p4": "B", "p5": "A",
@@ -63,15 +63,31 @@ def test_ids_order_and_key():
     assert all(q.source == "course" for q in COURSE)
 
 
-@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.id)
+@pytest.mark.parametrize("question", QUESTIONS + DIAGNOSE, ids=lambda q: q.id)
 def test_question_is_complete(question):
     assert tuple(question.options) == LETTERS
     assert len(set(question.options.values())) == 4
     for text in (question.prompt, question.hint, question.explanation):
         assert text.strip()
     assert len(question.common_mistakes) >= 2
-    assert set(question.wrong_option_hints) == set(LETTERS) - {question.answer}
+    wrong = set(LETTERS) - {question.answer}
+    assert set(question.wrong_option_hints) == set(question.mistakes) == wrong
+    assert all(question.mistakes[letter].strip() for letter in wrong)
+    assert question.section is not None  # where the course teaches it
     assert "[OK]" not in question.hint  # the lesson's markers are not copied
+
+
+@pytest.mark.parametrize("question", QUESTIONS + DIAGNOSE, ids=lambda q: q.id)
+def test_every_section_names_a_heading_of_its_notebook(question):
+    assert question.section.heading in notebook_headings(question.section.notebook)
+
+
+def notebook_headings(name: str) -> set[str]:
+    import json
+
+    notebook = json.loads((REPO / "notebooks" / name).read_text())
+    return {line.lstrip("#").strip() for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+            for line in "".join(cell["source"]).splitlines() if line.startswith("#")}
 
 
 def test_code_questions_have_code():
@@ -109,9 +125,17 @@ def test_questions_match_the_lesson_text():
     blocks = re.split(r"^(?=[1-5]\. )", practice, flags=re.M)[1:]
     assert len(blocks) == 5
     for question, block in zip(PRACTICE, blocks):
-        assert block.split("\n", 1)[0][3:].strip() == question.prompt
+        prompt = block.split("\n", 1)[0][3:].strip()
+        if question.id == "p5":  # a loop over the sequences is correct too, only slow
+            prompt = prompt.replace("correctly handles", "correctly and efficiently handles")
+        assert prompt == question.prompt
         options = dict(re.findall(r"^([A-D])\. (.+)$", block, flags=re.M))
         assert options == question.options
+        # The lesson's hint and common mistakes, in its words (shown on request, after a miss).
+        assert re.search(r"^Hint: (.+?) \[OK\]$", block, flags=re.M).group(1).rstrip(".") \
+            == question.hint.rstrip(".")
+        mistakes = block.split("Common Mistakes:", 1)[1].split("\n")
+        assert tuple(m.strip().lstrip("•").strip() for m in mistakes[1:4]) == question.common_mistakes
         # The lesson's "Final Answer" lines are right; its "Quick Check" lines are not always.
         assert re.search(r"-> Option ([A-D])", block).group(1) == question.answer
         quick = re.search(r"Quick Check:\s*\n.*= ([A-D]) \[OK\]", block).group(1)
@@ -166,6 +190,16 @@ def test_feedback_text():
     wrong = quizzes.check("p3", "a").feedback
     assert wrong.startswith("Not yet: A")
     assert quizzes.get_question("p3").wrong_option_hints["A"] in wrong
+    assert "Common mistake: Ignoring batch_first parameter" in wrong
+
+
+def test_every_wrong_option_of_the_lessons_questions_names_a_mistake_and_they_cover_its_list():
+    for question in PRACTICE:
+        assert set(question.mistakes) == set(LETTERS) - {question.answer}
+    # The lesson's words are used where they fit an option (the others name the option's own slip).
+    used = {m for q in PRACTICE for m in q.mistakes.values()}
+    lesson = {m for q in PRACTICE for m in q.common_mistakes}
+    assert len(used & lesson) >= 9
 
 
 def test_check_does_not_import_ipywidgets_or_torch():
@@ -301,6 +335,7 @@ def test_question_card_wrong_then_right():
     text = card.feedback_text
     assert text.startswith("Not yet: A is not the answer.")
     assert quizzes.get_question("p3").wrong_option_hints["A"] in text
+    assert "Common mistake: Ignoring batch_first parameter" in text  # the mistake of option A
     assert "(4, 7, 3)" not in text  # the answer stays hidden after a wrong try
     assert "Not yet" in card.feedback.value  # the HTML the learner sees
     result = (card.select("D"), card.check())[1]
@@ -308,6 +343,18 @@ def test_question_card_wrong_then_right():
     assert card.feedback_text.startswith("Correct (attempt 2): D. (4, 7, 3)")
     assert quizzes.get_question("p3").explanation in card.feedback_text
     assert "Correct (attempt 2)" in card.feedback.value
+    assert "Mixing hidden_size with input_size in output shape" in card.feedback_text  # the lesson's
+
+
+def test_the_hint_button_shows_the_lessons_hint_before_answering_and_is_counted():
+    from quizzes.progress import Progress
+
+    card = quizzes.show("p5")
+    assert card.hint_html.value == ""
+    assert card.show_hint() == "Pad and pack sequences before RNN for variable lengths."
+    assert "Pad and pack" in card.hint_html.value and card.hint_button.disabled
+    card.hint_button.click()  # once is enough
+    assert Progress().load()["practice"]["p5"]["hints"] == 1
 
 
 def test_question_card_first_try_and_bad_selection():
@@ -337,52 +384,99 @@ def test_displayed_text_is_stable_for_nbval():
     plain = first._repr_mimebundle_()["text/plain"]
     assert plain == second._repr_mimebundle_()["text/plain"] == repr(first)
     assert "p3" in plain and "0x" not in plain
-    test_plain = quizzes.show_test()._repr_mimebundle_()["text/plain"]
-    assert test_plain == quizzes.show_test()._repr_mimebundle_()["text/plain"]
 
 
-def test_test_card_navigation_score_and_review():
-    card = quizzes.show_test()
-    assert card.status_text == "Answered 0 of 10."
+def test_a_card_carries_a_static_copy_with_the_question_and_the_answer_collapsed():
+    bundle = quizzes.show("p3")._repr_mimebundle_()
+    static = bundle["text/html"]
+    question = quizzes.get_question("p3")
+    assert question.prompt in static and "(4, 7, 3)" in static and "<details>" in static
+    assert "Answer and explanation" in static and "2.-Shapes" in static  # the section's link
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def fixed_draw(seed):
+    """A stand-in for the test's draw: the notebooks' ten questions, in an order set by the seed."""
+    import random
+
+    order = list(QUESTIONS)
+    random.Random(seed).shuffle(order)
+    return tuple(order)
+
+
+def test_test_card_starts_on_request_then_navigates_scores_and_reviews(tmp_path):
+    from quizzes.progress import Progress
+    from quizzes.widgets import TestCard
+
+    card = TestCard("pre", fixed_draw, progress=Progress(tmp_path / "p.json"))
+    assert not card.started and card.start_box.layout.display is None
+    card.start(seed=3)
+    assert card.status_text == "Answered 0 of 10." and card.start_box.layout.display == "none"
     card.previous()
     assert card.index == 0  # stays on the first question
-    for i, question in enumerate(QUESTIONS):
+    for i, question in enumerate(card.session.questions):
         card.go_to(i)
         # Right on the easy ones only.
         card.select(question.answer if question.difficulty == "easy" else
                     next(l for l in LETTERS if l != question.answer))
     card.go_to(0)
-    assert card.radio.value == "A"  # the earlier answer comes back
-    assert card.next_button.disabled is False and card.prev_button.disabled is True
+    assert card.radio.value == card.session.answers[card.session.questions[0].id]
     assert card.review_text == ""  # nothing to review before finishing
     assert card.finish() == "Score: 3/10 correct (easy 3/3, medium 0/4, hard 0/3)"
     review = card.review_text
-    assert review.count("correct") >= 3 and review.count(": wrong") == 7
+    assert review.count(": correct") == 3 and review.count(": wrong") == 7
     t6 = quizzes.get_question("t6")
-    assert "Answer: B. (2, 4, 20)" in review and t6.wrong_option_hints["A"] in review
-    assert "Score: 3/10" in card.results_html.value
+    assert "Answer: B. (2, 4, 20)" in review and t6.explanation in review
+    assert "Common mistake:" in review and "Taught in notebook 01" in review
+    assert "Score: 3/10" in card.results_html.value and "href=" in card.results_html.value
     assert card.question_box.layout.display == "none"
-    card.restart()
-    assert not card.done and card.session.answers == {} and card.radio.value is None
+    again = TestCard("pre", fixed_draw, progress=Progress(tmp_path / "p.json"))  # after a restart
+    assert again.seed == 3 and again.done and again.session.answers == card.session.answers
+    again.start(seed=4)
+    assert not again.done and again.session.answers == {} and again.radio.value is None
 
 
-def test_test_card_counts_unanswered_as_wrong():
-    card = quizzes.show_test(["p1", "p2"])
+def test_test_card_counts_unanswered_as_wrong(tmp_path):
+    from quizzes.progress import Progress
+    from quizzes.widgets import TestCard
+
+    card = TestCard("post", lambda seed: (quizzes.get_question("p1"), quizzes.get_question("p2")),
+                    progress=Progress(tmp_path / "p.json"))
+    card.start(seed=1)
     card.select("A")
     assert "1 unanswered" in card.status.value
     assert card.finish() == "Score: 1/2 correct (easy 1/2)"
     assert "2. p2 [easy] not answered" in card.review_text
 
 
+def test_a_new_test_avoids_the_seeds_its_other_phase_forbids(tmp_path):
+    from quizzes.progress import Progress
+    from quizzes.widgets import TestCard
+
+    progress = Progress(tmp_path / "p.json")
+    TestCard("pre", fixed_draw, progress=progress).start(seed=10)
+    seen = []
+
+    def fresh(seed, other):
+        seen.append(other)
+        return len(seen) > 3  # refuse the first three seeds drawn
+    card = TestCard("post", fixed_draw, fresh=fresh, progress=progress)
+    card.start()
+    assert seen == [10, 10, 10, 10] and card.seed is not None
+
+
 # --- The terminal quiz ----------------------------------------------------------
 
 
-def test_run_quiz_all_right():
+def test_run_quiz_all_right_and_its_answers_are_saved(tmp_path):
+    from quizzes.progress import Progress
+
     stdin = io.StringIO("".join(q.answer.lower() + "\n" for q in QUESTIONS))
     stdout = io.StringIO()
-    session = cli.run_quiz(QUESTIONS, stdin, stdout)
+    session = cli.run_quiz(QUESTIONS, stdin, stdout, progress=Progress(tmp_path / "p.json"))
     assert session.finished and session.score == 10
     assert "Score: 10/10 correct (easy 3/3, medium 4/4, hard 3/3)" in stdout.getvalue()
+    assert Progress(tmp_path / "p.json").answer("t9")["solved"]  # as the notebook's card does
 
 
 def test_run_quiz_reprompts_bad_letters_and_gives_hints():
@@ -394,6 +488,7 @@ def test_run_quiz_reprompts_bad_letters_and_gives_hints():
     assert out.count("Please answer with one of A, B, C, D.") == 3
     assert "Not yet: B is not the answer. Answer: A." in out
     assert "Sorting is torch.sort's job" in out  # the hint aimed at B
+    assert "Common mistake: Thinking RNN sorts data" in out
     assert session.answers == {"p1": "B", "p3": "D"}
     assert "Score: 1/2 correct" in out
 
