@@ -1,7 +1,12 @@
-"""``python -m quizzes``: the quiz in a terminal (see ``quizzes.cli``)."""
+"""``python -m quizzes``: the quiz in a terminal (see ``quizzes.cli``). Ctrl-C anywhere prints one
+line and exits with 130; the answers given so far are saved."""
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
 
-sys.exit(main())
+    sys.exit(main())
+except KeyboardInterrupt:
+    sys.stderr.write("\nStopped; your answers so far are saved.\n")
+    sys.exit(130)

@@ -375,15 +375,16 @@ def _read_regular(path: Path) -> str:
         return file.read().decode("utf-8")
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new one, never
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Replace `path` with `content` in one step: readers see the old file or the new one, never
     half of one. The temporary file is created new (O_EXCL, a random name) beside `path`, so a
     link planted at a predictable name is never written through, and it is removed on failure
     (a full disk leaves nothing behind). `path` itself, if a link, is replaced, not followed."""
+    path = Path(path)
     descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content.encode("utf-8") if isinstance(content, str) else content)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -1,26 +1,46 @@
-"""Command line: `python -m rnn_lesson reproduce | ablation | train | map ...` (see --help)."""
+"""Command line: `python -m rnn_lesson reproduce | ablation | train | map | grade ...` (see --help).
+
+Every output path is checked before any training (a probe file is created and removed in its
+folder; a missing folder is created), outputs are written atomically and arguments are bounded.
+Ctrl-C is handled by `__main__`: one line, exit 130 (finished runs stay in the cache).
+"""
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import csv
 import dataclasses
+import io
 import json
+import os
+import stat
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
+from quizzes.progress import write_atomically
+
+from .grading import Limits, Report, Submission, grade
 from .lessons import overfitting as lesson
 from .models import CELLS
 from .results import table
 from .training import History, train
 
+MAX_SEEDS = 1000
+MAX_EPOCHS = 10_000
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnn_lesson", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rnn_lesson", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     rep = commands.add_parser("reproduce", help="train the baseline and the fix on seeds 0..N-1")
-    rep.add_argument("--seeds", type=_positive_int, default=10, help="number of seeds (default 10)")
+    rep.add_argument("--seeds", type=_bounded(1, MAX_SEEDS), default=10,
+                     help=f"number of seeds (default 10, at most {MAX_SEEDS})")
     rep.add_argument("--json", type=Path, help="write the per-seed metrics to this file")
     _add_run_options(rep)
 
@@ -28,22 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--preset", choices=sorted(lesson.EXPERIMENTS), default=lesson.FIX.name,
                      help="start from this configuration (default: fix)")
     one.add_argument("--cell", choices=sorted(CELLS))
-    one.add_argument("--hidden", type=int, help="hidden size")
-    one.add_argument("--layers", type=int, help="number of stacked recurrent layers")
+    one.add_argument("--hidden", type=_bounded(1, 4096), help="hidden size")
+    one.add_argument("--layers", type=_bounded(1, 16), help="number of stacked recurrent layers")
     one.add_argument("--dropout", type=float, help="dropout inside the stack and after it, in [0, 1)")
     one.add_argument("--lr", type=float, help="Adam learning rate")
-    one.add_argument("--batch-size", type=int)
-    one.add_argument("--epochs", type=int, help="maximum number of epochs")
+    one.add_argument("--batch-size", type=_bounded(1, 100_000))
+    one.add_argument("--epochs", type=_bounded(1, MAX_EPOCHS), help="maximum number of epochs")
     one.add_argument("--weight-decay", type=float)
     one.add_argument("--grad-clip", type=float, help="max gradient norm")
     one.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None)
-    one.add_argument("--patience", type=int)
-    one.add_argument("--seed", type=int, default=0)
+    one.add_argument("--patience", type=_bounded(1, MAX_EPOCHS))
+    one.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=0)
     one.add_argument("--plot", type=Path, help="save the learning curves to this PNG")
 
     abl = commands.add_parser("ablation", help="each of the lesson's four changes, one at a time, "
                               "on seeds 0..N-1 (cached)")
-    abl.add_argument("--seeds", type=_positive_int, default=20, help="number of seeds (default 20)")
+    abl.add_argument("--seeds", type=_bounded(1, MAX_SEEDS), default=20,
+                     help=f"number of seeds (default 20, at most {MAX_SEEDS})")
     abl.add_argument("--json", type=Path, help="write the per-seed metrics to this file")
     _add_run_options(abl)
 
@@ -53,29 +74,83 @@ def main(argv: list[str] | None = None) -> int:
     grid.add_argument("--plot", type=Path, help="save the two heatmaps to this PNG")
     _add_run_options(grid)
 
+    marks = commands.add_parser(
+        "grade", help="grade submitted files, each defining MyRNN and settings as in notebook 02",
+        description="Grade learners' files in fresh processes (as notebook 02's check does): the "
+        "verdict and the feedback per file; exit 0 if every file passes, 1 otherwise. A folder "
+        "stands for the .py files in it.")
+    marks.add_argument("files", nargs="+", type=Path, help="FILE.py or a folder of them")
+    marks.add_argument("--workers", type=_bounded(1, _max_workers()), default=2,
+                       help="files graded at once (default 2)")
+    marks.add_argument("--csv", type=Path, help="also write the grades to this CSV file")
+    marks.add_argument("--seconds", type=float, default=Limits.seconds,
+                       help=f"time limit per file (default {Limits.seconds:g})")
+
     args = parser.parse_args(argv)
     commands_run = {"reproduce": _reproduce, "train": _train, "map": _map, "sweep": _map,
-                    "ablation": _ablation}
+                    "ablation": _ablation, "grade": _grade}
     try:
-        for path in (getattr(args, "json", None), getattr(args, "plot", None)):
-            _check_output(path)  # before any training: a bad path must not waste the runs
+        for option in ("json", "plot", "csv"):
+            _check_output(getattr(args, option, None))  # a bad path must not waste the runs
         return commands_run[args.command](args)
     except ValueError as error:  # bad hyperparameters or paths: one clear line, not a traceback
         parser.exit(2, f"error: {error}\n")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=_positive_int, default=2, help="processes (default 2)")
+    parser.add_argument("--workers", type=_bounded(1, _max_workers()), default=2,
+                        help="processes (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="retrain every run")
 
 
+def _max_workers() -> int:
+    return 4 * (os.cpu_count() or 1)
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
 def _check_output(path: Path | None) -> None:
+    """Before any work: `path` can be written (its folder made if missing, a probe file created
+    and removed there), and is not a folder or a special file."""
     if path is None:
         return
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give a file name, for example {path / 'out.json'}")
-    if not path.parent.is_dir():
-        raise ValueError(f"the folder {path.parent} does not exist: create it or choose another path")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError(f"{path} is not a regular file (a device or a pipe): give a file name")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".rnn-lesson-probe-")
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise ValueError(f"cannot write {path}: {error.strerror or error}. Choose a writable "
+                         "folder") from None
+
+
+def _write(path: Path, content: str | bytes) -> None:
+    try:
+        write_atomically(path, content)
+    except OSError as error:  # the disk filled during the runs: the runs are cached
+        raise ValueError(f"could not write {path}: {error.strerror or error} (the runs are kept "
+                         "in the cache: run the command again once it can be written)") from None
+
+
+def _save_figure(figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    _write(path, buffer.getvalue())
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -94,12 +169,11 @@ def _train(args: argparse.Namespace) -> int:
               f"  |  val loss {history.val_loss[e]:.3f} acc {history.val_acc[e]:6.1%}", flush=True)
 
     history = train(model_config, train_config, on_epoch_end=report)
-    print(f"{history.stop_reason}; "
-          + history.kept)
+    print(f"{history.stop_reason}; {history.kept}")
     print(history.summary())
     print(lesson.check_task(history))
     if args.plot:
-        lesson.plot_run(history).savefig(args.plot, dpi=100)
+        _save_figure(lesson.plot_run(history), args.plot)
         print(f"learning curves saved to {args.plot}")
     return 0
 
@@ -122,7 +196,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         print(f"  {line}")
     if args.json:
         per_seed = {name: [run.to_dict() for run in group.runs] for name, group in groups.items()}
-        args.json.write_text(json.dumps(per_seed, indent=1))
+        _write(args.json, json.dumps(per_seed, indent=1))
         print(f"per-seed records written to {args.json}")
     return 0 if not broken else 1
 
@@ -143,7 +217,7 @@ def _ablation(args: argparse.Namespace) -> int:
     for line in broken:
         print(f"  {line}")
     if args.json:
-        args.json.write_text(json.dumps(lesson.ablation_json(groups), indent=1))
+        _write(args.json, json.dumps(lesson.ablation_json(groups), indent=1))
         print(f"per-seed metrics written to {args.json}")
     return 0 if not broken else 1
 
@@ -163,12 +237,84 @@ def _map(args: argparse.Namespace) -> int:
     inside = [key for key in result.cells if result.passes(*key)]
     print(f"\ntask passed (mean over seeds) in {len(inside)} of {len(result.cells)} cells")
     if args.json:
-        args.json.write_text(json.dumps(result.to_json(), indent=2))
+        _write(args.json, json.dumps(result.to_json(), indent=2))
         print(f"per-cell metrics written to {args.json}")
     if args.plot:
-        lesson.map_figure(result).savefig(args.plot, dpi=100)
+        _save_figure(lesson.map_figure(result), args.plot)
         print(f"heatmaps saved to {args.plot}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# grade: a teacher re-grades submitted files
+
+
+GRADE_FIELDS = ("file", "passed", "val_acc", "train_acc", "fresh_acc", "untrained_acc", "epochs",
+                "error", "not_earned", "traps", "warnings", "seconds")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    files = _submitted_files(args.files)
+    limits = Limits(seconds=args.seconds)
+
+    def one(path: Path) -> tuple[Path, Report]:
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            return path, Report(error=f"cannot read it ({error})")
+        return path, grade(Submission(source, origin=path.name), limits)
+
+    rows = []
+    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:  # each grade is a process
+        for path, report in pool.map(one, files):
+            print(_grade_lines(path, report), flush=True)
+            rows.append(_grade_row(path, report))
+    passed = sum(row["passed"] for row in rows)
+    print(f"\n{passed} of {len(rows)} files pass the task")
+    if args.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=GRADE_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        _write(args.csv, buffer.getvalue())
+        print(f"grades written to {args.csv}")
+    return 0 if passed == len(rows) else 1
+
+
+def _submitted_files(paths: list[Path]) -> list[Path]:
+    files = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.glob("*.py"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"{path} does not exist: give .py files or folders of them")
+    if not files:
+        raise ValueError("no .py files to grade")
+    return files
+
+
+def _grade_lines(path: Path, report: Report) -> str:
+    if report.error:
+        return f"{path}: ERROR  {report.error}"
+    mark = "PASSED" if report.passed else "NOT PASSED"
+    lines = [f"{path}: {mark}  val {report.val_acc:.1%}  train {report.train_acc:.1%}  fresh draw "
+             f"{report.fresh_acc:.1%}  ({report.settings_text})", f"  {report.verdict}"]
+    lines += [f"  not earned: {why}" for why in report.refusals]
+    lines += [f"  trap: {trap}" for trap in report.traps]
+    lines += [f"  PyTorch warned: {warning}" for warning in report.warnings]
+    return "\n".join(lines)
+
+
+def _grade_row(path: Path, report: Report) -> dict:
+    history = None if report.error else report.history
+    return {"file": str(path), "passed": report.passed,
+            **{k: "" if report.error else f"{getattr(report, k):.4f}"
+               for k in ("val_acc", "train_acc", "fresh_acc", "untrained_acc")},
+            "epochs": "" if history is None else history.epochs, "error": report.error,
+            "not_earned": " | ".join(report.refusals), "traps": " | ".join(report.traps),
+            "warnings": " | ".join(report.warnings), "seconds": f"{report.seconds:.1f}"}
 
 
 class _ProgressBar:
@@ -185,13 +331,6 @@ class _ProgressBar:
 
 def _override(config, **changes):
     return dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ else is recomputed (and overwritten), so a stale, corrupt or edited file never s
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -30,13 +29,14 @@ import json
 import multiprocessing
 import os
 import signal
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+
+from quizzes.progress import write_atomically  # the course's one atomic writer (the lowest package)
 
 from .data import Dataset, load_course_data
 from .models import ModelConfig
@@ -172,7 +172,7 @@ def _run_all(jobs: list[Job], indices: list[int], workers: int, folder: Path | N
     if not jobs:
         return
     pool = concurrent.futures.ProcessPoolExecutor(
-        max(1, min(workers, len(jobs))), mp_context=_context(), initializer=_start_worker)
+        max(1, min(workers, len(jobs))), mp_context=worker_context(), initializer=_start_worker)
     where = None if folder is None else str(folder)
     futures = {pool.submit(run_job, job, _fingerprint(job.data), where): i
                for i, job in zip(indices, jobs)}
@@ -194,7 +194,8 @@ def _stop(pool: concurrent.futures.ProcessPoolExecutor) -> None:
         process.join(timeout=5)
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Where the course's worker processes come from (the run workers and the grader)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # Windows
     context = multiprocessing.get_context("forkserver")
@@ -292,18 +293,3 @@ def _write(folder: Path, key: str, record: dict[str, Any]) -> str:
         return (f"could not write the run cache at {path}: {error}. Set {CACHE_ENV} to a "
                 "writable folder to keep results between sessions.")
     return ""
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new one, never
-    half of one. The temporary file is created new (O_EXCL, a random name) beside `path`, so a
-    link planted at a predictable name is never written through; it is removed on failure."""
-    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise

@@ -305,10 +305,7 @@ def _build(model_config: ModelConfig, build: Callable[[], nn.Module] | None,
         return build_model(model_config).to(device)
     before = TorchState.now()
     model = build()
-    changed = before.changes(TorchState.now())
-    if changed:
-        raise ValueError(f"building your model changed {changed}: that would change every later "
-                         "run of the course. Remove that call from __init__ (it was undone).")
+    check_untouched(before, "building your model")
     if not isinstance(model, nn.Module):
         raise ValueError(f"building the model returned {type(model).__name__}, not an nn.Module: "
                          "return the module itself (an instance of your nn.Module class)")
@@ -350,6 +347,15 @@ class TorchState:
         return ", ".join(f"{name.replace('_', ' ')} from {getattr(self, name)} to "
                          f"{getattr(later, name)} ({calls[name]})"
                          for name in calls if getattr(self, name) != getattr(later, name))
+
+
+def check_untouched(before: TorchState, what: str) -> None:
+    """ValueError naming the settings `what` changed since `before` (which are restored)."""
+    changed = before.changes(TorchState.now())
+    if changed:
+        before.restore()
+        raise ValueError(f"{what} changed {changed}: that would change every later run of the "
+                         "course. Remove that call from __init__ (it was undone).")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -37,12 +38,92 @@ def test_a_bad_output_path_fails_before_any_training(tmp_path, capsys, command):
     for option in ("--json", "--plot"):
         if option == "--plot" and command[0] == "reproduce":
             continue
-        with pytest.raises(SystemExit) as exit_info:
-            main(command + [option, str(tmp_path)])  # a folder
-        assert exit_info.value.code == 2 and "is a folder" in capsys.readouterr().err
-        with pytest.raises(SystemExit):
-            main(command + [option, str(tmp_path / "missing" / "out.json")])
-        assert "does not exist" in capsys.readouterr().err
+        for path, words in ((tmp_path, "is a folder"), ("/dev/full", "is not a regular file"),
+                            ("/proc/rnn-lesson/out.json", "cannot write")):
+            with pytest.raises(SystemExit) as exit_info:
+                main(command + [option, str(path)])
+            assert exit_info.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_a_missing_output_folder_is_made_and_no_probe_file_is_left(tmp_path, capsys):
+    path = tmp_path / "new" / "curves.png"
+    assert main(["train", "--epochs", "2", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:4] == b"\x89PNG" and [p.name for p in path.parent.iterdir()] == ["curves.png"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["reproduce", "--seeds", str(10**12)], "must be from 1 to 1000"),
+    (["ablation", "--seeds", "0"], "must be from 1 to 1000"),
+    (["map", "--workers", "100000"], "--workers: must be from 1 to"),
+    (["train", "--epochs", "10000000"], "must be from 1 to 10000"),
+    (["train", "--hidden", "abc"], "must be a whole number"),
+])
+def test_arguments_are_bounded_with_clear_errors(capsys, args, words):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_ctrl_c_during_the_ablation_prints_one_line_and_exits_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "RNN_LESSON_CACHE": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "rnn_lesson", "ablation", "--seeds", "3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(6)  # started, its workers training
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        "Interrupted: the runs that finished are kept in the cache."], err
+
+
+GOOD = """import torch
+from torch import nn
+from rnn_lesson.lessons.write_the_fix import Settings
+
+
+class MyRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(10, 32, num_layers=2, batch_first=True, dropout=0.3)
+        self.dropout = nn.Dropout(0.3)
+        self.fc = nn.Linear(32, 2)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(self.dropout(out[:, -1, :]))
+
+
+settings = Settings(lr=1e-3, max_epochs=16, early_stopping=True, patience=3)
+"""
+
+
+def test_grade_a_folder_of_good_bad_and_broken_files(tmp_path, capsys):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "alice.py").write_text(GOOD)
+    (folder / "bob.py").write_text(GOOD.replace("32", "128").replace("lr=1e-3", "lr=3e-3")
+                                   .replace("early_stopping=True", "early_stopping=False"))
+    (folder / "carol.py").write_text(GOOD.replace("def forward(self, x):", "def forward(self, x)"))
+    (folder / "dave.py").write_text(GOOD.replace("settings = Settings", "setting = Settings"))
+    grades = tmp_path / "grades.csv"
+    assert main(["grade", str(folder), "--workers", "2", "--csv", str(grades)]) == 1
+    out = capsys.readouterr().out
+    assert "alice.py: PASSED" in out and "bob.py: NOT PASSED" in out
+    assert "carol.py: ERROR  carol.py has a syntax error at line 13" in out
+    assert "dave.py: ERROR  dave.py defines no `settings = Settings(...)`" in out
+    assert "1 of 4 files pass the task" in out
+    import csv
+
+    rows = list(csv.DictReader(grades.open()))
+    assert [(Path(r["file"]).name, r["passed"]) for r in rows] == [
+        ("alice.py", "True"), ("bob.py", "False"), ("carol.py", "False"), ("dave.py", "False")]
+    assert main(["grade", str(folder / "alice.py")]) == 0
 
 
 def test_cli_map_is_registered(capsys):

@@ -1,84 +1,101 @@
 """Notebook 02's exercise: the learner writes the fix as plain PyTorch and gets it graded.
 
 The learner edits a model class (the lesson's `SimpleRNN` shape: `__init__` and `forward`) and a
-`Settings` cell, then calls `check_my_fix(MyRNN, settings)`. It trains their class with the
-course's one `train()` on the course data (fingerprint checked before and after) and answers with
-the verdict, which of the lesson's four changes the code has, the classic traps it fell into, and
-the learning curves. Anything broken (a constructor that needs arguments, a forward that raises or
-returns the wrong shape, a diverging run) comes back as one clear message, never a traceback.
+`Settings` cell, then calls `check_my_fix(MyRNN, settings)`. The class travels as source to the
+grader (`rnn_lesson.grading`): fresh processes, out of the kernel's reach, with a time limit,
+which train it with the course's one `train()`, judge it on data its code cannot know and answer
+with the verdict, which of the lesson's four changes the code has, the traps it fell into, what
+PyTorch warned, and the learning curves. Anything broken comes back as one clear message.
+
+The learner's record in the progress file keeps every attempt (with its code) and the best one,
+which a worse attempt never replaces; the unedited starter is not graded. The record is the
+learner's own, not a certificate: a teacher re-grades submitted files with
+`python -m rnn_lesson grade`.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
+import dataclasses
 import html
 import io
-import warnings
+import re
 from dataclasses import dataclass, field
 
-import torch
-from torch import nn
+from ..grading import Limits, Report, Settings, Submission, class_source, grade
+from ..results import lr_label
+from ..ui.plots import plot_run
+from .overfitting import SOLUTION_CODE  # noqa: F401 (the notebook imports it here)
 
-from ..data import COURSE_FINGERPRINT, load_course_data
-from ..models import ModelConfig
-from ..results import Verdict
-from ..training import History, TrainConfig, TrainingDiverged, train
-from ..recipe import FIX, TASK
-from ..ui.plots import plot_run  # noqa: F401 (the notebook imports it here)
-from .overfitting import SOLUTION_CODE  # noqa: F401
-
-INPUT_SIZE, NUM_CLASSES = 10, 2
 PROGRESS_KEY = "02 write the fix"
 
+# The notebook's starting cell (tests/test_write_the_fix.py checks that the notebook shows it).
+STARTER_CODE = '''class MyRNN(nn.Module):
+    def __init__(self, input_size=10, hidden_size=128, output_size=2):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(hidden_size, output_size)
 
-@dataclass(frozen=True)
-class Settings:
-    """The learner's training settings (the rest is the course's: batch size 32, Adam)."""
-
-    lr: float = 3e-3
-    max_epochs: int = 60
-    early_stopping: bool = False
-    patience: int = 3
-    seed: int = 0
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(lr=self.lr, max_epochs=self.max_epochs, patience=self.patience,
-                           early_stopping=self.early_stopping, seed=self.seed,
-                           batch_size=FIX.train.batch_size)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    message: str
+    def forward(self, x):  # x: (batch, 20 steps, 10 features)
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1, :])  # logits: (batch, 2)
+'''
+STARTER_SETTINGS = Settings(lr=3e-3, max_epochs=60, early_stopping=False, patience=3)
 
 
 @dataclass
 class Grade:
-    """What `check_my_fix` found: an error, or a verdict with the checks and the run."""
+    """What `check_my_fix` found: a note (nothing graded), an error, or the grader's report;
+    with the attempt's number and the learner's best attempt so far."""
 
-    error: str = ""
-    verdict: Verdict | None = None
-    changes: list[Check] = field(default_factory=list)  # the lesson's four changes
-    traps: list[str] = field(default_factory=list)  # mistakes that silently do nothing
-    history: History | None = None
+    report: Report = field(default_factory=Report)
+    note: str = ""  # nothing was graded, and why
+    attempt: int = 0  # this attempt's number in the progress file (0: not recorded)
+    best: dict | None = None  # the best attempt so far, as recorded
+
+    @property
+    def error(self) -> str:
+        return self.report.error
 
     @property
     def passed(self) -> bool:
-        return not self.error and self.verdict is not None and self.verdict.passed
+        return not self.note and not self.error and self.report.passed
 
     def text(self) -> str:
-        if self.error:
-            return f"Cannot grade your model yet: {self.error}"
-        lines = [str(self.verdict)]
-        lines += [f"[{'x' if c.ok else ' '}] {c.message}" for c in self.changes]
-        lines += [f"Trap: {t}" for t in self.traps]
-        if self.history is not None:
-            h = self.history
-            lines.append(f"Trained {h.epochs} epochs in {h.seconds:.2f} s; "
-                         + f"{h.kept}.")
+        r = self.report
+        if self.note:
+            lines = [self.note]
+        elif r.error:
+            lines = [f"Cannot grade your model yet: {r.error}"]
+        else:
+            lines = [r.verdict]
+            lines += [f"Not earned: {why}" for why in r.refusals]
+            lines += [f"[{'x' if present else ' '}] {text}" for _, present, text in r.changes]
+            lines += [f"Trap: {t}" for t in r.traps]
+            lines += [f"PyTorch warned: {w}" for w in r.warnings]
+            history = r.history
+            if history is not None:
+                lines.append(f"Trained {history.epochs} epochs; {history.kept}. On a fresh draw of "
+                             f"new sequences it scores {r.fresh_acc:.1%} (validation "
+                             f"{r.val_acc:.1%}). Graded in {r.seconds:.1f} s.")
+        if r.printed:
+            lines.append(f"Your code printed: {r.printed.strip()[:300]}")
+        lines += self._attempts()
         return "\n".join(lines)
+
+    def _attempts(self) -> list[str]:
+        lines = []
+        if self.attempt:
+            lines.append(f"This is attempt {self.attempt}, saved in your progress file.")
+        b = self.best
+        if b is not None and b.get("n") != self.attempt:
+            numbers = (f", val {b['val_acc']:.1%}, train {b['train_acc']:.1%}"
+                       if isinstance(b.get("val_acc"), float) else "")
+            verdict = "passed" if b.get("passed") else "not passed"
+            lines.append(f"Your best so far: attempt {b['n']} ({verdict}{numbers}; "
+                         f"{b.get('settings', '')}).")
+        return lines
 
     def __repr__(self) -> str:
         return self.text()
@@ -87,154 +104,106 @@ class Grade:
         tone = "var(--jp-success-color1, #388e3c)" if self.passed else "var(--jp-warn-color1, #f57c00)"
         body = html.escape(self.text()).replace("\n", "<br>")
         picture = ""
-        if self.history is not None:
+        history = self.report.history if not self.note else None
+        if history is not None:
             buffer = io.BytesIO()
-            plot_run(self.history).savefig(buffer, format="png", dpi=80)
-            picture = (f'<img alt="{html.escape(self.history.summary())}" '
+            plot_run(history).savefig(buffer, format="png", dpi=80)
+            picture = (f'<img alt="{html.escape(history.summary())}" '
                        f'src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">')
         return (f'<div class="rnn-lesson-grade" style="border-left:6px solid {tone};padding:6px '
                 f'10px;background:var(--jp-layout-color2, #f5f5f5);color:var(--jp-ui-font-color1, '
                 f'#212121)">{body}</div>{picture}')
 
 
-def check_my_fix(model_class: type, settings: Settings = Settings(), record: bool = True) -> Grade:
-    """Train `model_class()` with `settings` on the course data and grade it against the task."""
-    data = load_course_data()  # checks the fingerprint
-    with warnings.catch_warnings(record=True) as caught:  # nn.RNN's one-layer dropout warning
-        warnings.simplefilter("always")
-        model, error = _build(model_class)
-    if error:
-        return Grade(error=error)
-    recurrent = [m for m in model.modules() if isinstance(m, nn.RNNBase)]
-    if not recurrent:
-        return Grade(error="your model has no nn.RNN (or nn.LSTM, nn.GRU) layer: the exercise "
-                           "is to fix the recurrent network, keep one.")
-    rnn = recurrent[0]
-    if rnn.input_size != INPUT_SIZE:
-        return Grade(error=f"your {type(rnn).__name__} has input_size={rnn.input_size}, but every "
-                           f"step of the course data has {INPUT_SIZE} features: use "
-                           f"input_size={INPUT_SIZE}.")
-    if not rnn.batch_first:
-        return Grade(error=f"your {type(rnn).__name__} reads (seq_len, batch, features), but the "
-                           "course data is (batch, seq_len, features): add batch_first=True.")
-    applied, error = _dry_run(model, data.train.x[:4])
-    if error:
-        return Grade(error=error)
+def check_my_fix(model_class: type, settings: Settings = Settings(), record: bool = True,
+                 limits: Limits = Limits()) -> Grade:
+    """Grade `model_class` trained with `settings` against the task (in fresh processes)."""
+    from quizzes.progress import Progress
+
+    progress = Progress() if record else None
+    best = None if progress is None else (progress.verdict(PROGRESS_KEY) or {}).get("best")
+    if not (isinstance(model_class, type)):
+        return Grade(Report(error=f"pass the class itself (check_my_fix(MyRNN, settings)), an "
+                                  f"nn.Module subclass; got {model_class!r}."), best=best)
+    if not isinstance(settings, Settings):
+        return Grade(Report(error="settings must be Settings(...), from "
+                                  "rnn_lesson.lessons.write_the_fix"), best=best)
+    stale = latest_cell_problem(model_class, _notebook_history())
+    if stale:
+        return Grade(Report(error=stale), best=best)
     try:
-        training = settings.train_config()
+        submission = Submission.of_class(model_class, settings)
     except ValueError as problem:
-        return Grade(error=f"the settings: {problem}")
-    try:
-        description = _describe(rnn, model)
-        history = train(description, training, data, build=model_class)
-    except TrainingDiverged as problem:
-        return Grade(error=str(problem))
-    except Exception as problem:  # the learner's code, run by train(): say what, not where
-        return Grade(error=f"training your model raised {type(problem).__name__}: "
-                           f"{str(problem).splitlines()[0] if str(problem) else ''}. Check forward "
-                           "for in-place edits of tensors and that it returns float logits.")
-    if data.fingerprint() != COURSE_FINGERPRINT:
-        return Grade(error="the course data changed while your model trained (did forward edit "
-                           "x in place?). Only the model and the settings may change.")
-    verdict = TASK.check(history)
-    grade = Grade(verdict=verdict, history=history, changes=_changes(rnn, model, applied, settings),
-                  traps=_traps(rnn, model, applied, caught))
-    if record:
-        from quizzes.progress import Progress
-
-        Progress().record_verdict(PROGRESS_KEY, verdict.passed,
-                                  {"train_acc": verdict.train_acc, "val_acc": verdict.val_acc},
-                                  _settings_text(rnn, model, settings))
-    return grade
+        return Grade(Report(error=str(problem)), best=best)
+    if is_starter(model_class, settings):
+        return Grade(note="This is the starter code, unedited (the overfitting baseline): it is "
+                          "not graded. Edit the class and the settings, then run this cell.",
+                     best=best)
+    report = grade(submission, limits)
+    if progress is None:
+        return Grade(report)
+    entry = progress.record_attempt(PROGRESS_KEY, {
+        "passed": report.passed, "train_acc": report.train_acc, "val_acc": report.val_acc,
+        "fresh_acc": report.fresh_acc, "error": report.error, "rank": _rank(report),
+        "settings": report.settings_text or _settings_text(settings),
+        "code": class_source(model_class) + f"\nsettings = {settings!r}\n"})
+    return Grade(report, attempt=entry["attempts"][-1]["n"], best=entry["best"])
 
 
-def _build(model_class: type) -> tuple[nn.Module | None, str]:
-    if not (isinstance(model_class, type) and issubclass(model_class, nn.Module)):
-        return None, (f"pass the class itself (check_my_fix(MyRNN, settings)), an nn.Module "
-                      f"subclass; got {model_class!r}.")
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return model_class(), ""
-    except Exception as problem:  # the learner's constructor: any error is theirs to read
-        return None, (f"{model_class.__name__}() raised {type(problem).__name__}: {problem}. The "
-                      "grader builds it without arguments: give every __init__ argument a default.")
+def _rank(report: Report) -> float:
+    """How good an attempt is, beyond passing: its validation accuracy (errors rank last)."""
+    return -1.0 if report.error or report.val_acc != report.val_acc else report.val_acc
 
 
-def _dry_run(model: nn.Module, x: torch.Tensor) -> tuple[set[nn.Module], str]:
-    """One training-mode forward on 4 sequences: which nn.Dropout modules run, and the shape."""
-    applied: set[nn.Module] = set()
-    hooks = [m.register_forward_hook(lambda module, args, out: applied.add(module))
-             for m in model.modules() if isinstance(m, nn.Dropout)]
-    model.train()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            out = model(x.clone())
-    except Exception as problem:
-        return applied, (f"forward raised {type(problem).__name__}: {str(problem).splitlines()[0]}. "
-                         "It receives x of shape (batch, seq_len, 10) and must return logits of "
-                         "shape (batch, 2).")
-    finally:
-        for hook in hooks:
-            hook.remove()
-    if isinstance(out, tuple):
-        return applied, ("forward returned a tuple (nn.RNN returns (output, h_n)): take the "
-                         "output's last step and return self.fc(out[:, -1, :]), shape (batch, 2).")
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(x), NUM_CLASSES):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return applied, (f"forward must return logits of shape (batch, 2), here ({len(x)}, 2); it "
-                         f"returned {shape}. Classify from the last step: "
-                         "self.fc(out[:, -1, :]) with fc = nn.Linear(hidden_size, 2).")
-    return applied, ""
-
-
-def _describe(rnn: nn.RNNBase, model: nn.Module) -> ModelConfig:
-    """A ModelConfig that says what the learner's model is (for the record and the data check)."""
-    cell = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}.get(type(rnn).__name__, "rnn")
-    dropouts = [m.p for m in model.modules() if isinstance(m, nn.Dropout)] + [rnn.dropout]
-    return ModelConfig(cell=cell, input_size=INPUT_SIZE, hidden_size=rnn.hidden_size,
-                       num_layers=rnn.num_layers, dropout=min(max(dropouts), 0.99),
-                       num_classes=NUM_CLASSES)
-
-
-def _changes(rnn: nn.RNNBase, model: nn.Module, applied: set, settings: Settings) -> list[Check]:
-    after = [m.p for m in applied if m.p > 0]
-    inside = rnn.dropout > 0 and rnn.num_layers > 1
-    hidden, lr = FIX.model.hidden_size, FIX.train.lr
-    return [
-        Check("dropout inside", inside,
-              f"dropout inside the {type(rnn).__name__}: "
-              + (f"dropout={rnn.dropout} between its {rnn.num_layers} layers" if inside else
-                 "none (nn.RNN(..., num_layers=2, dropout=0.3) drops between stacked layers)")),
-        Check("dropout after", bool(after),
-              "dropout after it: " + (f"nn.Dropout({max(after)}) applied in forward" if after else
-                                      "none applied in forward (self.dropout(out[:, -1, :]))")),
-        Check("hidden size", rnn.hidden_size <= 64,
-              f"hidden size {rnn.hidden_size}: " + ("small enough" if rnn.hidden_size <= 64 else
-                                                    f"large enough to memorize (the lesson uses {hidden})")),
-        Check("learning rate", settings.lr <= lr,
-              f"learning rate {settings.lr:g}: " + ("slow enough" if settings.lr <= lr else
-                                                   f"fast (the lesson uses {lr:g})")),
-        Check("early stopping", settings.early_stopping,
-              "early stopping: " + (f"on, patience {settings.patience}, best epoch restored"
-                                    if settings.early_stopping else "off (early_stopping=True)")),
-    ]
-
-
-def _traps(rnn: nn.RNNBase, model: nn.Module, applied: set, caught: list) -> list[str]:
-    traps = []
-    if rnn.dropout > 0 and rnn.num_layers == 1:
-        traps.append(f"nn.{type(rnn).__name__}(dropout={rnn.dropout}) with num_layers=1 does "
-                     "nothing: the dropout argument acts only between stacked layers (PyTorch "
-                     "warns). Use num_layers=2, or an nn.Dropout on the output.")
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Dropout) and module not in applied and module.p > 0:
-            traps.append(f"self.{name} = nn.Dropout({module.p}) is defined but forward never "
-                         f"applies it: call it, e.g. self.fc(self.{name}(out[:, -1, :])).")
-    return traps
-
-
-def _settings_text(rnn: nn.RNNBase, model: nn.Module, settings: Settings) -> str:
-    return (f"{type(rnn).__name__} hidden {rnn.hidden_size} x {rnn.num_layers}, dropout inside "
-            f"{rnn.dropout}, lr {settings.lr:g}, early stopping "
+def _settings_text(settings: Settings) -> str:
+    return (f"lr {lr_label(settings.lr)}, max epochs {settings.max_epochs}, early stopping "
             f"{'on' if settings.early_stopping else 'off'}")
+
+
+def _normalized(source: str) -> str:
+    return ast.dump(ast.parse(source))
+
+
+def is_starter(model_class: type, settings: Settings) -> bool:
+    """The notebook's starter, unedited (comments and spacing aside)?"""
+    try:
+        return (_normalized(class_source(model_class)) == _normalized(STARTER_CODE)
+                and dataclasses.replace(settings, seed=0) == STARTER_SETTINGS)
+    except (ValueError, SyntaxError):
+        return False
+
+
+def _notebook_history() -> list[str]:
+    """The cells the notebook's kernel ran, in order ([] outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    return list(getattr(getattr(shell, "history_manager", None), "input_hist_raw", []) or [])
+
+
+def latest_cell_problem(model_class: type, cells: list[str]) -> str:
+    """Why `model_class` is not the class of the latest cell that defines it ("" if it is):
+    after a syntax error, or an error before the class statement, the kernel still holds the
+    class of an earlier run, which must not be graded silently."""
+    name = model_class.__name__
+    pattern = re.compile(rf"^\s*class\s+{re.escape(name)}\b", re.M)
+    latest = next((cell for cell in reversed(cells) if pattern.search(cell)), None)
+    if latest is None:
+        return ""
+    try:
+        tree = ast.parse(latest)
+    except SyntaxError as error:
+        return (f"the last cell that defines {name} has a syntax error (line {error.lineno}: "
+                f"{error.msg}), so it did not run: fix it and run it again. The grader does not "
+                f"grade the {name} of an earlier run.")
+    defined = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name]
+    try:
+        current = _normalized(class_source(model_class))
+    except ValueError:
+        return ""
+    if defined and all(ast.dump(ast.Module([node], [])) != current for node in defined):
+        return (f"the {name} you pass is not the one in your last class cell (did that cell stop "
+                f"with an error before the class?): run the class cell again, then this one.")
+    return ""
