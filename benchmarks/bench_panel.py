@@ -12,13 +12,12 @@ epoch on screen. In the browser, add the round trip to the page (tests/browser m
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
 import time
 
 from rnn_lesson.lessons.overfitting import EXPERIMENTS, panel as experiment_panel
 from rnn_lesson.training import train
+from scratch import isolated
 
 
 def main() -> None:
@@ -26,8 +25,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--start", choices=sorted(EXPERIMENTS), default="fix")
     args = parser.parse_args()
-    # The runs join a log of their own, never the learner's progress file.
-    os.environ["RNN_LESSON_PROGRESS"] = os.path.join(tempfile.mkdtemp(), "progress.json")
+    with isolated():  # the runs join a log of their own, never the learner's progress file
+        measure(args)
+
+
+def measure(args) -> None:
     bench = experiment_panel(start=EXPERIMENTS[args.start])
     bench.run()  # warm up torch
     moves, bare, first = [], [], []

@@ -4,8 +4,9 @@
 
 What it holds: the last answer to every practice question (tries, hints), the pre-test and the
 post-test (each its seed, answers and score by difficulty), the graded exercises (every attempt
-with its code, and the best one), the predictions made before a result was shown, and the panel's
-log of runs (the newest RUN_LOG_LIMIT; older rows go to an archive file beside it).
+with its code, and the best one), and the predictions made before a result was shown. The panel's
+log of runs lives beside it, one JSON line per run (`runs_path`): it only grows at its end, and the
+panel reads only its last RUN_LOG_LIMIT lines, so a long log opens as fast as a short one.
 
 How it is kept:
 - Every change is a function applied to the latest record under an exclusive lock, then the file
@@ -29,6 +30,7 @@ import copy
 import datetime as _dt
 import json
 import os
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -36,8 +38,8 @@ from typing import Any, Callable, Iterator
 
 ENV = "RNN_LESSON_PROGRESS"
 VERSION = 2
-SECTIONS = {"practice": dict, "tests": dict, "verdicts": dict, "predictions": dict, "runs": list}
-RUN_LOG_LIMIT = 200  # rows of the panel's log kept in the file; older ones are archived
+SECTIONS = {"practice": dict, "tests": dict, "verdicts": dict, "predictions": dict}
+RUN_LOG_LIMIT = 200  # rows of the panel's log it shows (the newest)
 ATTEMPTS_KEPT = 50  # attempts of a graded exercise kept (the best one is always kept)
 TEST_PHASES = ("pre", "post")
 SAVE_FAILED = "progress could not be saved to"
@@ -64,8 +66,11 @@ class Progress:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.problem = ""
-        self._saved: dict[str, Any] = empty()  # the file as last read or written
+        # The file as last read or written, as text: a fresh record is parsed from it only when the
+        # file cannot be used (a deep copy of a long run log would cost more than reading it).
+        self._saved = json.dumps(empty())
         self._pending: list[Change] = []  # changes not saved yet, in order
+        self._pending_rows: list[dict] = []  # runs of the panel's log not saved yet
         self._sanitized = False  # the last read left out entries of an unexpected shape
         self._copied: set[int] = set()  # hashes of file contents already kept aside
 
@@ -96,8 +101,9 @@ class Progress:
                     return self._with_pending()
                 for change in self._pending:
                     change(record)
-                _trim_run_log(record, self._archive_path())
-                write_atomically(self.path, json.dumps(record, indent=1))
+                self._append_rows(record)
+                text = json.dumps(record, indent=1)
+                write_atomically(self.path, text)
         except OSError as error:
             # A full disk, a folder that cannot be written: say so, keep the changes, and try
             # again with the next one.
@@ -106,13 +112,14 @@ class Progress:
                             "be written.")
             return self._with_pending()
         self._pending.clear()
-        self._saved = record
+        self._pending_rows.clear()
+        self._saved = text
         if self.problem.startswith(SAVE_FAILED) or self.problem.startswith(_UNUSABLE):
             self.problem = ""  # saved again: that problem is over
-        return copy.deepcopy(record)
+        return record
 
     def _with_pending(self) -> dict[str, Any]:
-        record = copy.deepcopy(self._saved)
+        record = json.loads(self._saved)
         for change in self._pending:
             change(record)
         return record
@@ -130,7 +137,7 @@ class Progress:
         try:
             text = _read_regular(self.path)
         except FileNotFoundError:
-            self._saved = empty()
+            self._saved = json.dumps(empty())
             return empty()
         except (OSError, UnicodeDecodeError) as error:
             return self._set_aside(f"it could not be read ({error})")
@@ -151,8 +158,8 @@ class Progress:
                 kept = self._keep_copy(text)
                 self.problem = (f"part of your progress file had an unexpected shape ({left_out}) "
                                 f"and was left out; the whole file was kept as {kept}.")
-        self._saved = record
-        return copy.deepcopy(record)
+        self._saved = text if not left_out else json.dumps(record)
+        return record
 
     def _set_aside(self, why: str) -> dict[str, Any] | None:
         kept = self._aside_name("unreadable")
@@ -164,7 +171,7 @@ class Progress:
             return None
         self.problem = (f"your progress file was unreadable: {why}. It was kept as {kept} and a "
                         "new one was started.")
-        self._saved = empty()
+        self._saved = json.dumps(empty())
         return empty()
 
     def _keep_copy(self, text: str) -> Path:
@@ -176,8 +183,31 @@ class Progress:
     def _aside_name(self, why: str) -> Path:
         return self.path.with_name(f"{self.path.name}.{why}-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}")
 
-    def _archive_path(self) -> Path:
-        return self.path.with_name(f"{self.path.name}.runs-archive.jsonl")
+    @property
+    def runs_path(self) -> Path:
+        """The panel's log of runs: one JSON object per line, the newest last."""
+        return self.path.with_name(f"{self.path.name}.runs.jsonl")
+
+    def _append_rows(self, record: dict) -> None:
+        """Number the runs not saved yet after the record's last one and append them to the log
+        (with the rows an older version kept inside the record). Called under the lock; if the
+        record cannot be written after this, the same rows come again with the same numbers and
+        ids, and reading keeps one of each."""
+        rows = _legacy_rows(record.pop("runs", None))
+        numbers = [r["run"] for r in rows if _is_int(r.get("run"))]
+        record["last_run"] = max([_count(record, "last_run"), *numbers])
+        for row in self._pending_rows:
+            record["last_run"] = _count(record, "last_run") + 1
+            rows.append({**row, "run": record["last_run"]})
+        if not rows:
+            return
+        descriptor = os.open(self.runs_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW,
+                             0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise OSError(f"{self.runs_path} is not a regular file")
+            file.write("".join(json.dumps(row) + "\n" for row in rows).encode("utf-8"))
+        record["runs_logged"] = _count(record, "runs_logged") + len(rows)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -307,30 +337,59 @@ class Progress:
     # ------------------------------------------------------------------ the panel's run log
 
     def add_run(self, row: dict[str, Any]) -> int:
-        """Append a run of the panel's log, numbered after the file's last one; returns its number."""
-        number = [0]
+        """Append a run to the panel's log, numbered after the log's last one (two kernels
+        sharing the file never collide, and a number is never reused); returns its number."""
+        self._pending_rows.append({**row, "id": secrets.token_hex(8)})
+        record = self._save()
+        if not self._pending_rows:  # saved: its number is the record's last
+            return record["last_run"]
+        return _count(record, "last_run") + len(self._pending_rows)  # not saved yet
 
-        def change(record: dict) -> None:
-            last = [r["run"] for r in record["runs"] if _is_numbered(r)]
-            number[0] = 1 + max([record.get("last_run", 0), *last])
-            record["last_run"] = number[0]  # numbers never repeat, after a clear or an archive
-            record["runs"].append({**row, "run": number[0]})
-        self.update(change)
-        return number[0]
+    def runs(self, limit: int = RUN_LOG_LIMIT) -> tuple[list[dict], int, int]:
+        """The newest `limit` rows of the log, oldest first (read from the end of the log file,
+        so its length does not matter); how many lines could not be read; how many rows the
+        log holds in all."""
+        record = self.load()
+        legacy = _legacy_rows(record.get("runs"))  # an older version kept them inside the record
+        rows, bad, seen = [], 0, set()
+        for line in _tail_lines(self.runs_path, limit):
+            try:
+                row = json.loads(line)
+            except (ValueError, RecursionError):
+                bad += 1
+                continue
+            if not isinstance(row, dict):
+                bad += 1
+            elif row.get("id") not in seen:
+                seen.add(row.get("id"))
+                rows.append(row)
+        pending = [{**row, "run": 0} for row in self._pending_rows if row["id"] not in seen]
+        rows = [r for r in legacy if r["id"] not in seen] + rows + pending
+        total = _count(record, "runs_logged") + len(legacy) + len(pending)
+        return rows[-limit:], bad, total
 
     def clear_runs(self) -> None:
-        self.update(lambda record: record["runs"].clear())
+        """Empty the log; its rows are kept in a file beside it (a clear can be undone)."""
+        self._pending_rows.clear()
+        try:
+            with self._locked():
+                if os.path.lexists(self.runs_path):
+                    os.rename(self.runs_path, self._aside_name("runs-cleared"))
+        except OSError as error:
+            self.problem = f"could not clear the log: {error}"
+            return
 
-    def archived_runs(self) -> tuple[int, Path]:
-        """How many rows of the log were archived, and where."""
-        return int(self.load().get("runs_archived", 0)), self._archive_path()
+        def change(record: dict) -> None:
+            record.pop("runs", None)
+            record["runs_logged"] = 0
+        self.update(change)
 
     # ------------------------------------------------------------------ starting over
 
     def reset(self) -> Path | None:
         """Start over; the old file is kept beside it (returned) so a reset can be undone."""
         self._pending.clear()
-        self._saved = empty()
+        self._saved = json.dumps(empty())
         self.problem = ""
         if _unusable(self.path) or not self.path.is_file():
             return None
@@ -402,25 +461,40 @@ def _better(new: dict, best: dict) -> bool:
                                                              best.get("rank", 0.0))
 
 
-def _is_numbered(row: Any) -> bool:
-    return isinstance(row, dict) and isinstance(row.get("run"), int) \
-        and not isinstance(row.get("run"), bool)
+def _count(record: dict, key: str) -> int:
+    value = record.get(key, 0)
+    return value if _is_int(value) and value >= 0 else 0
 
 
-def _trim_run_log(record: dict, archive: Path) -> None:
-    """Keep the newest RUN_LOG_LIMIT rows of the run log in the file; append the older ones to
-    the archive (JSON lines), so the file, read at every answer, stays small."""
-    older = len(record["runs"]) - RUN_LOG_LIMIT
-    if older <= 0:
-        return
-    moving = record["runs"][:older]
-    descriptor = os.open(archive, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise OSError(f"{archive} is not a regular file")
-        file.write("".join(json.dumps(row) + "\n" for row in moving))
-    record["runs"] = record["runs"][older:]
-    record["runs_archived"] = int(record.get("runs_archived", 0)) + older
+def _tail_lines(path: Path, limit: int) -> list[bytes]:
+    """The last `limit` lines of a file, read from its end (its size does not matter). A
+    missing, linked or special file reads as empty."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return []
+    with os.fdopen(descriptor, "rb") as file:
+        size = os.fstat(file.fileno())
+        if not stat.S_ISREG(size.st_mode):
+            return []
+        chunks, newlines, position = [], 0, size.st_size
+        while position > 0 and newlines <= limit:
+            step = min(1 << 20, position)
+            position -= step
+            file.seek(position)
+            chunks.insert(0, file.read(step))
+            newlines += chunks[0].count(b"\n")
+    lines = [line for line in b"".join(chunks).splitlines() if line.strip()]
+    return lines[-limit:] if position == 0 else lines[1:][-limit:]  # the first may be cut
+
+
+def _legacy_rows(rows: Any) -> list[dict]:
+    """Rows an older version kept inside the record, with ids that stay the same if they are
+    moved to the log twice (after a failed save)."""
+    if not isinstance(rows, list):
+        return []
+    return [{**r, "id": r.get("id") or f"legacy-{r.get('run')}-{i}"}
+            for i, r in enumerate(rows) if isinstance(r, dict)]
 
 
 def _shape_problem(record: Any) -> str:

@@ -80,6 +80,7 @@ def _predictions(predictions: dict) -> list[str]:
 
 
 def _runs(record: dict) -> str:
-    archived = record.get("runs_archived", 0)
-    return (f"Runs in the panel's log: {len(record['runs'])}"
-            + (f" (and {archived} older ones archived beside the progress file)" if archived else ""))
+    logged = record.get("runs_logged", 0)
+    legacy = record.get("runs")
+    count = (logged if isinstance(logged, int) else 0) + (len(legacy) if isinstance(legacy, list) else 0)
+    return f"Runs in the panel's log: {count}"

@@ -147,3 +147,4 @@ def test_a_failed_save_keeps_what_was_there_and_the_next_save_tries_again(tmp_pa
 def test_run_numbers_come_from_the_file_so_two_kernels_never_collide(tmp_path):
     first, second = Progress(tmp_path / "p.json"), Progress(tmp_path / "p.json")
     assert [first.add_run({"x": 1}), second.add_run({"x": 2}), first.add_run({"x": 3})] == [1, 2, 3]
+    assert [r["x"] for r in first.runs()[0]] == [1, 2, 3]

@@ -151,18 +151,47 @@ def test_a_version_1_file_is_read_and_its_verdict_becomes_the_first_attempt(tmp_
     assert saved["version"] == 2 and saved["test"] == {"answers": {"p1": "A"}}  # nothing dropped
 
 
-def test_the_run_log_keeps_its_newest_rows_and_archives_the_rest(tmp_path):
+def test_the_run_log_is_read_from_its_end_and_numbers_never_repeat(tmp_path):
     path = tmp_path / "progress.json"
     progress = Progress(path)
     numbers = [progress.add_run({"x": i}) for i in range(RUN_LOG_LIMIT + 5)]
     assert numbers == list(range(1, RUN_LOG_LIMIT + 6))
-    runs = progress.load()["runs"]
-    assert len(runs) == RUN_LOG_LIMIT and runs[0]["run"] == 6
-    count, archive = progress.archived_runs()
-    assert count == 5 and [json.loads(line)["run"] for line in archive.read_text().splitlines()] \
-        == [1, 2, 3, 4, 5]
+    rows, unreadable, total = progress.runs()
+    assert len(rows) == RUN_LOG_LIMIT and rows[0]["run"] == 6 and unreadable == 0
+    assert total == RUN_LOG_LIMIT + 5
+    assert "runs" not in json.loads(path.read_text())  # the log is a file of its own
     progress.clear_runs()
-    assert progress.add_run({"x": "after"}) == RUN_LOG_LIMIT + 6  # numbers never repeat
+    assert progress.runs() == ([], 0, 0)
+    assert len(list(tmp_path.glob("progress.json.runs-cleared-*"))) == 1  # kept, not deleted
+    assert progress.add_run({"x": "after"}) == RUN_LOG_LIMIT + 6
+
+
+def test_a_bad_line_of_the_run_log_is_skipped_alone_and_a_linked_log_is_never_written(tmp_path):
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    progress.add_run({"x": 1})
+    with open(progress.runs_path, "a") as log:
+        log.write("{not json\n" + "[" * 100_000 + "\n")
+    progress.add_run({"x": 2})
+    rows, unreadable, _ = Progress(path).runs()
+    assert [r["x"] for r in rows] == [1, 2] and unreadable == 2
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    progress.runs_path.unlink()
+    progress.runs_path.symlink_to(precious)
+    progress.add_run({"x": 3})
+    assert precious.read_text() == "keep me" and "could not be saved" in progress.problem
+
+
+def test_rows_an_older_version_kept_inside_the_file_move_to_the_log_once(tmp_path):
+    path = tmp_path / "progress.json"
+    old = {"version": 1, "practice": {}, "test": {}, "verdicts": {},
+           "runs": [{"run": 1, "x": "a"}, {"run": 2, "x": "b"}]}
+    path.write_text(json.dumps(old))
+    progress = Progress(path)
+    assert [r["x"] for r in progress.runs()[0]] == ["a", "b"]  # shown before any save
+    assert progress.add_run({"x": "c"}) == 3
+    assert [(r["run"], r["x"]) for r in Progress(path).runs()[0]] == [(1, "a"), (2, "b"), (3, "c")]
 
 
 def test_best_attempt_is_never_replaced_by_a_worse_one(tmp_path):

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import pytest
 
@@ -200,12 +201,14 @@ def test_one_bad_saved_row_does_not_hide_the_others(tmp_path):
     progress = Progress(tmp_path / "p.json")
     panel = ExperimentPanel(FIX, auto_run=False, progress=progress)
     panel.run()
-    progress.update(lambda record: record["runs"].insert(0, {**record["runs"][0], "train_acc": "x",
-                                                              "run": 7}))
+    good = progress.runs()[0][0]
+    with open(progress.runs_path, "a") as log:  # a row with a bad number, then an unreadable line
+        log.write(json.dumps({**good, "train_acc": "x", "id": "bad", "run": 7}) + "\n{oops\n")
     again = ExperimentPanel(FIX, auto_run=False, progress=Progress(tmp_path / "p.json"))
-    assert [r["run"] for r in again.log.rows] == [1] and "could not be read" in again.log.note.value
+    assert [r["run"] for r in again.log.rows] == [1] and "2 saved runs could not be read" in \
+        again.log.note.value
     again.run()
-    assert [r["run"] for r in again.log.rows] == [1, 8]
+    assert [r["run"] for r in again.log.rows] == [1, 2]
 
 
 def test_the_panel_refuses_a_start_its_sliders_cannot_show():
@@ -219,3 +222,32 @@ def test_the_map_notices_a_changed_max_epochs():
     the_map = map_widget(fake_map(), panel)
     panel.controls["max_epochs"].value = 40
     assert "max epochs 40 in your panel, max epochs 16 in the map" in the_map.note_text()
+
+
+def test_a_long_run_log_opens_with_one_table_update_and_shows_its_newest_rows(tmp_path, fix_history,
+                                                                             monkeypatch):
+    """Linear, not quadratic: the table's options are set once, whatever the number of rows,
+    and only the newest rows are read."""
+    from quizzes.progress import RUN_LOG_LIMIT, Progress
+    from rnn_lesson.ui.widgets import RunLog
+
+    row = {"settings": "s", "train_acc": 0.9, "val_acc": 0.87, "val_loss": 0.4, "epochs": 14,
+           "seconds": 0.3, "verdict": "passed", "record": fix_history.to_dict()}
+    progress = Progress(tmp_path / "p.json")
+    for _ in range(1000):
+        progress._pending_rows.append({**row, "id": f"{_}"})
+    progress.update(lambda r: None)  # one save of the thousand rows
+    import ipywidgets as w
+
+    updates = []
+    original = w.SelectMultiple.__init__
+
+    def watched(self, *args, **kwargs):  # count every change of the table's options
+        original(self, *args, **kwargs)
+        self.observe(lambda change: updates.append(len(change["new"])), names="options")
+
+    monkeypatch.setattr(w.SelectMultiple, "__init__", watched)
+    log = RunLog(Progress(tmp_path / "p.json"))
+    assert updates == [RUN_LOG_LIMIT]  # one update of the table
+    assert [r["run"] for r in log.rows] == list(range(1001 - RUN_LOG_LIMIT, 1001))
+    assert "800 older ones are in" in log.note.value

@@ -355,10 +355,16 @@ class RunLog:
         self._restore()
 
     def _restore(self) -> None:
-        skipped = 0
-        for row in self.progress.load()["runs"]:
+        """The newest saved rows (the progress file reads them from the end of the log, so a long
+        log opens as fast as a short one), checked one by one (a bad row is skipped alone), and one
+        update of the table."""
+        from quizzes.progress import RUN_LOG_LIMIT
+
+        saved, unreadable, total = self.progress.runs(RUN_LOG_LIMIT)
+        skipped = unreadable
+        for row in saved:
             try:  # check the whole row before it joins the log: one bad row must not break it
-                record = History.from_dict(row["record"])
+                history = History.from_dict(row["record"])
                 clean = {k: row[k] for k in LOG_FIELDS}
                 if isinstance(clean["run"], bool) or not isinstance(clean["run"], int):
                     raise ValueError("a run number must be an integer")
@@ -366,14 +372,24 @@ class RunLog:
             except (KeyError, TypeError, ValueError):
                 skipped += 1
                 continue
-            self._append(clean, record)
+            self.rows.append(clean)
+            self.records[clean["run"]] = history
+        self.table.options = [(self.line(r), r["run"]) for r in self.rows]
+        notes = []
+        older = total - len(saved)
+        if older > 0:
+            notes.append(f"Showing the newest {len(saved)} runs; {older} older ones are in "
+                         f"{html.escape(str(self.progress.runs_path))}.")
         if skipped:
-            self.note.value = f"<small>{skipped} saved runs could not be read and are not shown.</small>"
+            notes.append(f"{skipped} saved runs could not be read and are not shown.")
         if self.progress.problem:
-            self.note.value = f"<small>{html.escape(self.progress.problem)}</small>"
+            notes.append(html.escape(self.progress.problem))
+        self.note.value = f"<small>{' '.join(notes)}</small>" if notes else ""
 
     def _append(self, row: dict, record: History) -> None:
-        self.rows.append(row)
+        from quizzes.progress import RUN_LOG_LIMIT
+
+        self.rows = (self.rows + [row])[-RUN_LOG_LIMIT:]
         self.records[row["run"]] = record
         self.table.options = [(self.line(r), r["run"]) for r in self.rows]
 
