@@ -264,5 +264,5 @@ def test_a_notebook_class_travels_with_its_constants_and_a_tensor_is_refused():
     leaky = define("class MyRNN(nn.Module):\n"
                    "    def forward(self, x):\n"
                    "        return DATA\n")
-    with pytest.raises(ValueError, match="uses `DATA`, a Tensor defined outside the class"):
+    with pytest.raises(ValueError, match="uses `DATA`, a Tensor defined outside it"):
         Submission.of_class(leaky, Settings())

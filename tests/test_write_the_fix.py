@@ -100,7 +100,7 @@ def test_a_syntax_error_in_the_class_cell_is_not_hidden_by_the_previous_class():
     problem = latest_cell_problem(model, [SOLUTION_CODE, "x = 1", broken])
     assert "has a syntax error (line" in problem and "does not grade the MyRNN of an earlier run" in problem
     other = SOLUTION_CODE.replace("hidden_size=32", "hidden_size=16")
-    assert "not the one in your last class cell" in latest_cell_problem(model, [other])
+    assert "not the one in your last cell that defines it" in latest_cell_problem(model, [other])
     assert latest_cell_problem(model, [SOLUTION_CODE, "check_my_fix(MyRNN, settings)"]) == ""
 
 

@@ -22,8 +22,9 @@ import html
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
-from ..grading import Limits, Report, Settings, Submission, class_source, grade
+from ..grading import Limits, Report, Settings, Submission, class_source, grade, source_of
 from ..results import lr_label
 from ..ui.plots import plot_run
 from .overfitting import SOLUTION_CODE  # noqa: F401 (the notebook imports it here)
@@ -122,13 +123,13 @@ def check_my_fix(model_class: type, settings: Settings = Settings(), record: boo
 
     progress = Progress() if record else None
     best = None if progress is None else (progress.verdict(PROGRESS_KEY) or {}).get("best")
-    if not (isinstance(model_class, type)):
+    if not isinstance(model_class, type):
         return Grade(Report(error=f"pass the class itself (check_my_fix(MyRNN, settings)), an "
                                   f"nn.Module subclass; got {model_class!r}."), best=best)
     if not isinstance(settings, Settings):
         return Grade(Report(error="settings must be Settings(...), from "
                                   "rnn_lesson.lessons.write_the_fix"), best=best)
-    stale = latest_cell_problem(model_class, _notebook_history())
+    stale = latest_cell_problem(model_class, notebook_history())
     if stale:
         return Grade(Report(error=stale), best=best)
     try:
@@ -173,7 +174,7 @@ def is_starter(model_class: type, settings: Settings) -> bool:
         return False
 
 
-def _notebook_history() -> list[str]:
+def notebook_history() -> list[str]:
     """The cells the notebook's kernel ran, in order ([] outside IPython)."""
     try:
         from IPython import get_ipython
@@ -183,12 +184,13 @@ def _notebook_history() -> list[str]:
     return list(getattr(getattr(shell, "history_manager", None), "input_hist_raw", []) or [])
 
 
-def latest_cell_problem(model_class: type, cells: list[str]) -> str:
-    """Why `model_class` is not the class of the latest cell that defines it ("" if it is):
-    after a syntax error, or an error before the class statement, the kernel still holds the
-    class of an earlier run, which must not be graded silently."""
-    name = model_class.__name__
-    pattern = re.compile(rf"^\s*class\s+{re.escape(name)}\b", re.M)
+def latest_cell_problem(defined: type | Callable, cells: list[str]) -> str:
+    """Why `defined` (a class or a function) is not the one of the latest cell that defines it
+    ("" if it is): after a syntax error, or an error before the definition, the kernel still holds
+    the version of an earlier run, which must not be graded silently."""
+    name = defined.__name__
+    keyword = "class" if isinstance(defined, type) else "def"
+    pattern = re.compile(rf"^\s*{keyword}\s+{re.escape(name)}\b", re.M)
     latest = next((cell for cell in reversed(cells) if pattern.search(cell)), None)
     if latest is None:
         return ""
@@ -198,12 +200,13 @@ def latest_cell_problem(model_class: type, cells: list[str]) -> str:
         return (f"the last cell that defines {name} has a syntax error (line {error.lineno}: "
                 f"{error.msg}), so it did not run: fix it and run it again. The grader does not "
                 f"grade the {name} of an earlier run.")
-    defined = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == name]
+    kinds = (ast.ClassDef,) if keyword == "class" else (ast.FunctionDef, ast.AsyncFunctionDef)
+    nodes = [node for node in ast.walk(tree) if isinstance(node, kinds) and node.name == name]
     try:
-        current = _normalized(class_source(model_class))
+        current = _normalized(source_of(defined))
     except ValueError:
         return ""
-    if defined and all(ast.dump(ast.Module([node], [])) != current for node in defined):
-        return (f"the {name} you pass is not the one in your last class cell (did that cell stop "
-                f"with an error before the class?): run the class cell again, then this one.")
+    if nodes and all(ast.dump(ast.Module([node], [])) != current for node in nodes):
+        return (f"the {name} you pass is not the one in your last cell that defines it (did that "
+                f"cell stop with an error before it?): run that cell again, then this one.")
     return ""
