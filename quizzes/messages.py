@@ -72,3 +72,8 @@ def static_note(what: str) -> str:
     """Under a widget's static copy (GitHub, nbviewer, HTML export, before the kernel runs)."""
     return (f"This is a static copy of {what}. Run the notebook in Jupyter to use it; "
             "your answers are kept in your progress file.")
+
+SAVE_PREDICTION = "Save my prediction, then show the answer"
+SKIP_PREDICTION = "Show the answer without predicting"
+PREDICT_ALL = "Answer every question first: the point is to commit before you see."
+YOU_PREDICTED = "You predicted:"

@@ -325,10 +325,11 @@ class Progress:
 
     # ------------------------------------------------------------------ predictions
 
-    def record_prediction(self, name: str, choice: str) -> None:
-        """What the learner predicted before a result was shown (the first prediction stays)."""
+    def record_prediction(self, name: str, choices: dict[str, str]) -> None:
+        """What the learner predicted before a result was shown, one choice per question (the
+        first prediction stays)."""
         def change(record: dict) -> None:
-            record["predictions"].setdefault(name, {"choice": choice, "at": now()})
+            record["predictions"].setdefault(name, {"choices": dict(choices), "at": now()})
         self.update(change)
 
     def prediction(self, name: str) -> dict[str, Any] | None:
@@ -567,7 +568,9 @@ def _verdict_ok(entry: Any) -> bool:
 
 
 def _prediction_ok(entry: Any) -> bool:
-    return isinstance(entry, dict) and isinstance(entry.get("choice"), str)
+    choices = entry.get("choices") if isinstance(entry, dict) else None
+    return isinstance(choices, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                             for k, v in choices.items())
 
 
 _ENTRY_CHECKS = {"practice": _practice_ok, "verdicts": _verdict_ok, "predictions": _prediction_ok,

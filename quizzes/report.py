@@ -76,7 +76,8 @@ def _verdicts(verdicts: dict) -> list[str]:
 
 
 def _predictions(predictions: dict) -> list[str]:
-    return [f"Prediction '{name}': {entry['choice']}" for name, entry in predictions.items()]
+    return [f"Prediction '{name}': " + "; ".join(entry["choices"].values())
+            for name, entry in predictions.items()]
 
 
 def _runs(record: dict) -> str:

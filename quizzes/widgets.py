@@ -479,6 +479,7 @@ class TestCard(_Card):
 
 def show(question_id: str) -> QuestionCard:
     """One question as a notebook widget: ``quizzes.show("p3")`` as a cell's last line."""
+    accessibility()
     return QuestionCard(get_question(question_id))
 
 
@@ -534,9 +535,147 @@ class ProgressCard(_Card):
 
 
 def show_progress() -> ProgressCard:
+    accessibility()
     return ProgressCard()
 
 
 def score_line(score: dict) -> str:
     """'7/10 (easy 3/3, medium 2/4, hard 2/3)' from a saved score."""
     return f"{score['correct']}/{score['total']} ({by_difficulty_text(score['by_difficulty'])})"
+
+
+class PredictionCard(_Card):
+    """Predict, then see: one or more questions about a result the learner has not seen yet; the
+    prediction is saved (the first one stays), then the measured answer is shown beside it.
+
+    `questions`: (key, prompt, {value: option text}) each; `reveal(choices)` returns the measured
+    answer as HTML, comparing it with `choices` (or with nothing, for a learner who skips)."""
+
+    def __init__(self, name: str, questions: list[tuple[str, str, dict[str, str]]],
+                 reveal: Callable[[dict[str, str] | None], str],
+                 progress: Progress | None = None) -> None:
+        w = _ipywidgets()
+        self.name, self.questions, self._reveal = name, questions, reveal
+        self._label = f"prediction {name}"
+        self.progress = Progress() if progress is None else progress
+        self.radios = {}
+        rows = []
+        for key, prompt, options in questions:
+            radio = w.RadioButtons(options=[(text, value) for value, text in options.items()],
+                                   value=None, layout=w.Layout(width="auto"))
+            radio.add_class(KEYBOARD_CLASS)
+            self.radios[key] = radio
+            rows += [w.HTML(f"<b>{_esc(prompt)}</b>"), radio]
+        self.save_button = w.Button(description=messages.SAVE_PREDICTION, button_style="primary",
+                                    layout=w.Layout(width="auto"))
+        self.skip_button = w.Button(description=messages.SKIP_PREDICTION,
+                                    layout=w.Layout(width="auto"))
+        self.save_button.on_click(lambda _b: self.predict())
+        self.skip_button.on_click(lambda _b: self.show_answer())
+        self.status = w.HTML("")
+        self.answer = w.HTML("")
+        self.ask_box = w.VBox(rows + [w.HBox([self.save_button, self.skip_button]), self.status])
+        self.widget = w.VBox([self.ask_box, self.answer], layout=w.Layout(
+            border="1px solid var(--jp-border-color2, #ccc)", padding="6px 12px", margin="4px 0"))
+        saved = self.progress.prediction(name)
+        if saved is not None:
+            self._show(saved["choices"])
+
+    def static_html(self) -> str:
+        asked = "".join(f"<div><b>{_esc(prompt)}</b><ul>" + "".join(
+            f"<li>{_esc(text)}</li>" for text in options.values()) + "</ul></div>"
+            for _, prompt, options in self.questions)
+        return _tone_box("info", f"<b>Predict, then see</b>{asked}<details><summary>The measured "
+                                 f"answer</summary>{self._reveal(None)}</details>")
+
+    @property
+    def choices(self) -> dict[str, str]:
+        return {key: radio.value for key, radio in self.radios.items() if radio.value is not None}
+
+    def choose(self, **choices: str) -> None:
+        """Pick options, as clicking them does."""
+        for key, value in choices.items():
+            self.radios[key].value = value
+
+    def predict(self) -> str:
+        """Save the prediction (every question answered) and show the measured answer."""
+        choices = self.choices
+        if len(choices) < len(self.radios):
+            self.status.value = _tone_box("info", _esc(messages.PREDICT_ALL))
+            return ""
+        self.progress.record_prediction(self.name, self._texts(choices))
+        return self._show(self._texts(choices))
+
+    def show_answer(self) -> str:
+        return self._show(None)
+
+    def _texts(self, choices: dict[str, str]) -> dict[str, str]:
+        options = {key: dict(opts) for key, _, opts in self.questions}
+        return {key: options[key][value] for key, value in choices.items()}
+
+    def _show(self, choices: dict[str, str] | None) -> str:
+        self.ask_box.layout.display = "none"
+        mine = ("" if choices is None else
+                f"<div><b>{_esc(messages.YOU_PREDICTED)}</b> {_esc('; '.join(choices.values()))}</div>")
+        self.answer.value = _tone_box("right", mine + self._reveal(choices))
+        return self.answer.value
+
+
+# The course's keyboard and screen-reader fixes, which ipywidgets cannot make from Python: set once
+# per page by a small script (`accessibility()` displays it once per kernel).
+# - Quiz options (KEYBOARD_CLASS) carry data-lm-suppress-shortcuts, so the arrow keys move between
+#   options instead of JupyterLab's notebook moving to the next cell.
+# - Every slider's handle gets its description as its accessible name, and its readout as
+#   aria-valuetext (a slider over a list, hidden size 128, would otherwise announce "4").
+# - The run log's list gets a name.
+ACCESSIBILITY_SCRIPT = """
+(function () {
+  function mark() {
+    document.querySelectorAll('.%(keyboard)s').forEach(function (el) {
+      el.setAttribute('data-lm-suppress-shortcuts', 'true');
+    });
+    document.querySelectorAll('.widget-slider, .jupyter-widget-slider').forEach(function (slider) {
+      var label = slider.querySelector('.widget-label');
+      var handle = slider.querySelector('[role="slider"]') || slider.querySelector('.noUi-handle');
+      var readout = slider.querySelector('.widget-readout');
+      if (!handle) { return; }
+      if (label && label.textContent.trim()) {
+        handle.setAttribute('aria-label', label.textContent.trim());
+      }
+      if (readout) { handle.setAttribute('aria-valuetext', readout.textContent.trim()); }
+    });
+    document.querySelectorAll('.rnn-lesson-run-log select').forEach(function (list) {
+      list.setAttribute('aria-label', 'Your runs: select two or more to compare them');
+    });
+  }
+  var pending = false;
+  function soon() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; mark(); });
+  }
+  mark();
+  if (!window.rnnLessonAccessibility) {
+    window.rnnLessonAccessibility = new MutationObserver(soon);
+    window.rnnLessonAccessibility.observe(document.body,
+                                          {subtree: true, childList: true, characterData: true});
+  }
+})();
+""" % {"keyboard": KEYBOARD_CLASS}
+
+_ACCESSIBILITY_SHOWN = [False]
+
+
+def accessibility() -> None:
+    """Display the keyboard and screen-reader script (once per kernel; a no-op outside IPython)."""
+    if _ACCESSIBILITY_SHOWN[0]:
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import Javascript, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    _ACCESSIBILITY_SHOWN[0] = True
+    display(Javascript(ACCESSIBILITY_SCRIPT))

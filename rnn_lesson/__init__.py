@@ -9,6 +9,21 @@ Imports point one way: each layer uses only the layers listed before it. Importi
 sets torch to one thread (`training.COURSE_THREADS`, which says why).
 """
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
+INTERRUPTED = "\nInterrupted: the runs that finished are kept in the cache.\n"
+
+
+def _interrupted_while_loading(signum, frame) -> None:
+    _sys.stderr.write(INTERRUPTED)
+    _os._exit(130)
+
+
+if _sys.argv[:1] == ["-m"]:  # `python -m rnn_lesson`: a Ctrl-C while torch loads prints one line
+    _signal.signal(_signal.SIGINT, _interrupted_while_loading)  # (__main__ restores the default)
+
 from .data import (
     COURSE_FINGERPRINT,
     COURSE_SPEC,

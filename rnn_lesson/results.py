@@ -7,6 +7,7 @@ groups as rows of mean [min-max]. The task rule (`Task`) judges one run's final 
 
 from __future__ import annotations
 
+import html
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -87,16 +88,48 @@ def group_by(runs: Iterable[History], key: Callable[[History], object]) -> dict[
 DEFAULT_METRICS = ("train_acc", "val_acc", "test_acc", "val_loss", "epochs")
 
 
-def table(rows: Sequence[Group], metrics: Sequence[str] = DEFAULT_METRICS) -> str:
-    """One line per group, one column per metric: mean [min-max] over its seeds, accuracies in %."""
-    width = max(len(r.name) for r in rows) + 2
-    cells = [[format_spread(name, row.spread(name)) for name in metrics] for row in rows]
-    widths = [max(22, len(m) + 2, *(len(c[i]) + 2 for c in cells)) for i, m in enumerate(metrics)]
-    lines = [f"{'':{width}s}" + "".join(f"{m:>{w}s}" for m, w in zip(metrics, widths)) + "   seeds"]
-    for row, line in zip(rows, cells):
-        lines.append(f"{row.name:{width}s}" + "".join(f"{c:>{w}s}" for c, w in zip(line, widths))
-                     + f"   {len(row.runs)}")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class Table:
+    """Groups as rows, metrics as columns, each cell the mean [min-max] over the group's seeds.
+
+    Printed, it is text (the terminal, a saved notebook's text); in a notebook, an HTML table
+    whose cells wrap between the mean and its range, never inside a word."""
+
+    rows: tuple[Group, ...]
+    metrics: tuple[str, ...]
+
+    def cells(self) -> list[list[str]]:
+        return [[format_spread(name, row.spread(name)) for name in self.metrics] for row in self.rows]
+
+    def __str__(self) -> str:
+        cells = self.cells()
+        width = max(len(r.name) for r in self.rows) + 2
+        widths = [max(len(m), *(len(c[i]) for c in cells)) + 2 for i, m in enumerate(self.metrics)]
+        lines = [f"{'':{width}s}" + "".join(f"{m:>{w}s}" for m, w in zip(self.metrics, widths))
+                 + "   seeds"]
+        for row, line in zip(self.rows, cells):
+            lines.append(f"{row.name:{width}s}" + "".join(f"{c:>{w}s}" for c, w in zip(line, widths))
+                         + f"   {len(row.runs)}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        def cell(text: str) -> str:
+            mean, _, spread = text.partition(" [")
+            small = f"<br><small>[{html.escape(spread)}</small>" if spread else ""
+            return f"<td style='text-align:right'>{html.escape(mean)}{small}</td>"
+        head = "".join(f"<th style='text-align:right'>{html.escape(m)}</th>" for m in self.metrics)
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(row.name)}</th>"
+                       + "".join(cell(c) for c in line) + f"<td>{len(row.runs)}</td></tr>"
+                       for row, line in zip(self.rows, self.cells()))
+        return (f"<table><thead><tr><th></th>{head}<th>seeds</th></tr></thead>"
+                f"<tbody>{body}</tbody></table><small>mean [min-max] over the seeds</small>")
+
+
+def table(rows: Sequence[Group], metrics: Sequence[str] = DEFAULT_METRICS) -> Table:
+    """One row per group, one column per metric: mean [min-max] over its seeds, accuracies in %."""
+    return Table(tuple(rows), tuple(metrics))
 
 
 def lr_label(lr: float) -> str:

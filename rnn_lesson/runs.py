@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,9 +201,26 @@ def worker_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")  # Windows
     context = multiprocessing.get_context("forkserver")
     # Workers start with torch imported, and torch._dynamo, which the first optimizer of a
-    # process imports otherwise (about a second per worker).
-    context.set_forkserver_preload(["rnn_lesson.training", "torch._dynamo"])
+    # process imports otherwise (about a second per worker); rnn_lesson.forkserver keeps a worker
+    # that is still starting when its caller stops from printing a traceback.
+    context.set_forkserver_preload(["rnn_lesson.training", "torch._dynamo", "rnn_lesson.forkserver"])
+    _start_forkserver_deaf_to_ctrl_c()
     return context
+
+
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Start the forkserver with SIGINT ignored, which it and its workers inherit: a Ctrl-C in
+    the terminal then reaches only the caller, which stops the workers itself (a forkserver still
+    importing torch would otherwise print a KeyboardInterrupt traceback)."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread: start it the ordinary way later
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _start_worker() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "rnn_lesson"
 LAYERS = {  # module (relative to the package) -> layer; a layer may import its own and lower ones
     "data": 0, "japanese_vowels": 0, "models": 0, "training": 0,
-    "runs": 1, "results": 1, "recipe": 1,
+    "runs": 1, "results": 1, "recipe": 1, "forkserver": 1,
     "grading.sandbox": 1, "grading.fix": 1, "grading.loop": 1,
     "ui.plots": 2, "ui.svg": 2, "ui.widgets": 2,
     "lessons.overfitting": 3, "lessons.rnn_vs_lstm": 3, "lessons.real_data": 3,

@@ -12,11 +12,16 @@ def test_learning_curves_show_train_val_best_epoch_and_task_lines(fix_history):
     ax_loss, ax_acc = fig.axes
     labels = [line.get_label() for line in ax_acc.get_lines()]
     assert labels[:2] == ["train", "validation"]
-    assert f"best val loss (epoch {history.best_epoch})" in labels
-    assert "task: val >= 85%" in labels and "task: train < 92%" in labels
-    assert "best possible (90%)" in labels
+    assert f"lowest val loss: epoch {history.best_epoch} (kept)" in labels
+    lines = [t.get_text().strip() for t in ax_acc.texts]  # reference lines, labelled where they end
+    assert "task: val >= 85%" in lines and "task: train < 92%" in lines and "best possible (90%)" in lines
+    dashes = {line.get_label(): line.get_linestyle() for line in ax_acc.get_lines()}
+    assert dashes["train"] == "-" and dashes["validation"] == "--"
+    assert [l.get_linestyle() for l in ax_acc.get_lines()[-3:]] == [":", ":", ":"]  # never a curve
     assert list(ax_loss.get_lines()[1].get_ydata()) == history.val_loss
     assert fig._suptitle.get_text().startswith("Task")
+    assert len(fig.legends) == 1 and not ax_acc.get_legend() and not ax_loss.get_legend()
+    assert ax_acc.get_xlim()[1] == pytest.approx(history.epochs + 0.5)  # the epochs it ran
 
 
 def test_example_sequences_show_both_class_averages():
@@ -36,8 +41,11 @@ def test_map_heatmaps_outline_the_task_region_and_mark_the_sliders():
     result = MapResult(config, cells)
     assert not result.passes(0.0, 256) and result.passes(0.5, 256)
     fig = map_figure(result, mark=(0.25, 16))
-    green = [line for line in fig.axes[0].get_lines() if line.get_color() == "#00c853"]
-    assert len(green) == 8  # the L-shaped region of three cells has eight border edges
+    white = [line for line in fig.axes[0].get_lines() if line.get_color() == "white"]
+    black = [line for line in fig.axes[0].get_lines() if line.get_color() == "black"]
+    assert len(white) == len(black) == 8  # the L-shaped region of three cells: eight border edges
+    assert "red ring" in fig._suptitle.get_text()
+    assert "red ring" not in map_figure(result)._suptitle.get_text()  # no ring, no word of it
     rows, columns = config.dropouts, config.hidden_sizes
     assert _grid_position(rows, columns, (0.25, 64)) == pytest.approx((0.6, 0.5))  # log2 axis
     assert _grid_position(rows, columns, (0.7, 512)) == (1.0, 1.0)  # clamped to the map

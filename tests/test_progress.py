@@ -108,7 +108,7 @@ def test_the_progress_cell_shows_everything_and_resets_in_two_clicks(tmp_path):
     progress.record_test_score("post", 9, 10, {"easy": (3, 3), "medium": (4, 4), "hard": (2, 3)})
     progress.record_attempt("02 write the fix", {"passed": True, "train_acc": 0.9, "val_acc": 0.87,
                                                  "settings": "RNN 32", "rank": 0.87})
-    progress.record_prediction("02 ablation", "a smaller hidden size")
+    progress.record_prediction("02 ablation", {"most": "a smaller hidden size"})
     card = ProgressCard(progress)
     text = card.summary
     assert "notebook 01: 1/6 solved" in text and "p1 solved in 2 tries" in text

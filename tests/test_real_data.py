@@ -208,7 +208,7 @@ def test_run_seeds_table_and_figures(data):
     runs = run_seeds(quick, small(2), seeds=(0, 1), name="q", workers=1)
     assert [len(h.train_loss) for h in runs.runs] == [2, 2]
     assert runs.values("epochs") == [2.0, 2.0] and runs.seeds == (0, 1)
-    lines = table([runs], metrics=("train_acc", "val_loss", "epochs")).splitlines()
+    lines = str(table([runs], metrics=("train_acc", "val_loss", "epochs"))).splitlines()
     assert lines[0].split() == ["train_acc", "val_loss", "epochs", "seeds"]
     assert lines[1].startswith("q ") and lines[1].endswith("2") and "%" in lines[1]
     assert len(runs.values("test_acc_other_lengths")) == 2

@@ -34,9 +34,11 @@ def test_spread_and_table(fix_history, baseline_history):
         Spread.of([])
     groups = group_by([fix_history, baseline_history], lambda h: h.model_config.hidden_size)
     assert list(groups) == [32, 128] and groups[32].runs == [fix_history]
-    lines = table([Group("fix", [fix_history])], ("train_acc", "val_loss", "epochs")).splitlines()
+    lines = str(table([Group("fix", [fix_history])], ("train_acc", "val_loss", "epochs"))).splitlines()
     assert lines[0].split() == ["train_acc", "val_loss", "epochs", "seeds"]
     assert lines[1].startswith("fix ") and lines[1].endswith("1") and "%" in lines[1]
+    shown = table([Group("fix", [fix_history])], ("train_acc", "epochs"))._repr_html_()
+    assert "<table>" in shown and "<br><small>[" in shown  # the range wraps under the mean
 
 
 def test_a_task_judges_finite_numbers_only():

@@ -148,7 +148,7 @@ def test_every_run_joins_the_log_and_the_log_survives_a_restart():
     rows = panel.log.rows
     assert [r["run"] for r in rows] == [1, 2]
     assert rows[0]["val_acc"] == first.final.val_acc and rows[1]["epochs"] == second.epochs
-    assert rows[0]["verdict"] in ("passed", "not passed") and "hidden size 128" in rows[1]["settings"]
+    assert rows[0]["verdict"] in ("passed", "not passed") and "rnn 128x2" in rows[1]["settings"]
     again = ExperimentPanel(FIX, auto_run=False)  # a new kernel: the log comes back from the file
     assert again.log.rows == rows
     assert again.log.records[2].val_loss == second.val_loss
@@ -162,8 +162,26 @@ def test_selected_runs_are_overlaid_with_a_legend_of_what_differs():
     panel.log.table.value = (1, 2)  # as selecting two rows does
     svg = panel.log.comparison.value
     assert svg.count("<polyline") == 4  # val loss and val accuracy of each run
-    assert "#1: learning rate 1e-3" in svg and "#2: learning rate 3e-3" in svg
-    assert "hidden size" not in svg.split("<desc>")[0]  # what is the same is not repeated
+    assert "#1: lr 1e-3" in svg and "#2: lr 3e-3" in svg
+    assert "32x2" not in svg.split("<desc>")[0]  # what is the same is not repeated
+
+
+def test_the_overlay_stays_when_a_new_run_joins_and_a_long_legend_wraps():
+    panel = ExperimentPanel(FIX, auto_run=False)
+    for lr in (1e-3, 3e-3, 1e-2):
+        panel.controls["lr"].value = lr
+        panel.run()
+    panel.log.table.value = (1, 2, 3)
+    panel.controls["dropout"].value = 0.5
+    panel.run()  # a fourth run joins the log
+    assert panel.log.table.value == (1, 2, 3) and panel.log.comparison.value  # still overlaid
+    import re
+
+    svg = panel.log.comparison.value
+    width = int(re.search(r'width="(\d+)"', svg).group(1))
+    texts = [(float(x), label) for x, label in re.findall(r'<text x="([\d.]+)" y="[\d.]+" '
+                                                          r'font-size="10"[^>]*>([^<]+)<', svg)]
+    assert all(x + 6 * len(label) <= width + 6 for x, label in texts)  # no legend item cut off
 
 
 def test_the_log_can_be_cleared_and_saved_as_csv(tmp_path):

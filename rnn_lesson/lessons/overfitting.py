@@ -8,6 +8,7 @@ the dropout x hidden-size map. The runs themselves go through `runs.py`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 from dataclasses import dataclass
@@ -21,11 +22,11 @@ from torch import nn
 from ..data import COURSE_SPEC, DatasetSpec, Split, ideal_predictions
 from ..recipe import (BASELINE, BEST_POSSIBLE, ES_ONLY, EXPERIMENTS, FIX, TASK,  # noqa: F401
                       check_task, missing_fixes)  # (re-exported: the notebook imports them here)
-from ..results import Group, format_spread
+from ..results import Group, format_spread, lr_label
 from ..runs import Experiment, run_many
 from ..training import History
 from ..ui.plots import (TASK_LINES, TRAIN_COLOR, VAL_COLOR, Heatmap, new_figure,  # noqa: F401
-                        plot_heatmaps, plot_run)
+                        figure_png, plot_heatmaps, plot_run)
 
 # ---------------------------------------------------------------------------------------------
 # The lesson's four hints and its solution (tests/test_overfitting.py checks their numbers)
@@ -347,8 +348,9 @@ def map_figure(result: MapResult, mark: tuple[float, int] | None = None):
               Heatmap("train minus val accuracy (points), mean", *gap, "magma_r", 0.0,
                       max(largest_gap * 1.15, 0.05)))
     inside = [[result.passes(d, h) for h in config.hidden_sizes] for d in config.dropouts]
-    title = (f"{config.base.name} recipe, {len(config.seeds)} seeds per cell (small numbers: "
-             "min-max); green outline: the task passes on the mean; red ring: your sliders")
+    ring = "; red ring: your sliders" if mark is not None else ""
+    title = (f"{config.base.description}, lr {lr_label(config.base.train.lr)}: {len(config.seeds)} "
+             f"seeds per cell (small numbers: min-max); outlined: the task passes on the mean{ring}")
     return plot_heatmaps(panels, config.dropouts, config.hidden_sizes, "dropout (inside and after "
                          "the RNN)", "hidden size", inside, title, mark)
 
@@ -389,8 +391,11 @@ def plot_example_sequences(split: Split, per_class: int = 3, spec: DatasetSpec =
 
 def panel(start: Experiment = ES_ONLY, initial: History | None = None, **options):
     """The experiment panel, judged by this lesson's task, starting from `start`."""
+    from quizzes.widgets import accessibility
+
     from ..ui.widgets import ExperimentPanel
 
+    accessibility()
     return ExperimentPanel(start, TASK, TASK_LINES, missing_fixes, initial=initial, **options)
 
 
@@ -537,3 +542,86 @@ def map_story(result: "MapResult") -> str:
         f"{by_dropout[config.dropouts[-1]]:.1%} at {config.dropouts[-1]}, mostly through the "
         f"big networks.",
     ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Predict, then see (the predictions are kept in the progress file)
+
+
+ONE_CHANGE = {"es_dropout": "dropout 0.3, inside and after nn.RNN",
+              "es_hidden": "a smaller hidden size, 32 units",
+              "es_lr": "a lower learning rate, 1e-3"}
+DROPOUT_GAIN = {"lot": "yes, by 3 points or more", "little": "a little, by 0.5 to 3 points",
+                "none": "not at all (under half a point), or it hurts"}
+
+
+def _gain_class(points: float) -> str:
+    return "lot" if points >= 3 else "little" if points >= 0.5 else "none"
+
+
+def predict_ablation(groups: dict[str, Group]):
+    """Before the ablation's figure: which single change helps early stopping most, and does
+    dropout help? The answer, measured on `groups`, is shown beside the learner's prediction."""
+    from quizzes.widgets import PredictionCard, accessibility
+
+    def reveal(choices: dict[str, str] | None) -> str:
+        val = {n: groups[n].spread("val_acc").mean for n in ("es_only", *ONE_CHANGE)}
+        gains = {n: 100 * (val[n] - val["es_only"]) for n in ONE_CHANGE}
+        best = max(gains, key=gains.get)
+        dropout = DROPOUT_GAIN[_gain_class(gains["es_dropout"])]
+        seeds = len(groups["es_only"].runs)
+        lines = [f"Measured over {seeds} seeds, each change added to the baseline with early "
+                 f"stopping ({val['es_only']:.1%} validation accuracy): "
+                 + ", ".join(f"{ONE_CHANGE[n]} {gains[n]:+.1f} points" for n in ONE_CHANGE) + ".",
+                 f"The most: {ONE_CHANGE[best]}. Dropout: {dropout}."]
+        if choices is not None:
+            right = [choices.get("most") == ONE_CHANGE[best], choices.get("dropout") == dropout]
+            lines.append({(True, True): "Both of your predictions were right.",
+                          (True, False): "You picked the best change; dropout did not do what "
+                                         "you expected (the next cells measure why).",
+                          (False, True): "Your guess about dropout was right; the best single "
+                                         "change was another one.",
+                          (False, False): "Neither came out as you predicted: worth reading the "
+                                          "figure closely."}[tuple(right)])
+        picture = base64.b64encode(figure_png(ablation_figure(groups))).decode()
+        return ("".join(f"<p>{html.escape(line)}</p>" for line in lines)
+                + f'<img alt="{html.escape(lines[0])}" style="max-width:100%" '
+                  f'src="data:image/png;base64,{picture}">')
+
+    accessibility()
+    return PredictionCard("02 ablation", [
+        ("most", "Added to the baseline with early stopping, which single change lifts validation "
+                 "accuracy the most?", dict(ONE_CHANGE)),
+        ("dropout", "And does dropout help?", dict(DROPOUT_GAIN)),
+    ], reveal)
+
+
+EARLY_STOPPING_OFF = {"up": "it rises", "same": "about the same (within a point)",
+                      "down": "it falls by 1 to 5 points", "far": "it falls by more than 5 points"}
+
+
+def predict_early_stopping(groups: dict[str, Group]):
+    """Before the learner unticks early stopping in the panel: what happens to validation
+    accuracy? Measured on `groups` (the baseline and es_only)."""
+    from quizzes.widgets import PredictionCard, accessibility
+
+    def reveal(choices: dict[str, str] | None) -> str:
+        on, off = (groups[n].spread("val_acc").mean for n in ("es_only", "baseline"))
+        change = 100 * (off - on)
+        key = ("up" if change > 1 else "same" if change >= -1 else "down" if change >= -5
+               else "far")
+        text = (f"Measured over {len(groups['baseline'].runs)} seeds: with early stopping "
+                f"{on:.1%}, without it (the same network trained for all its "
+                f"{BASELINE.train.max_epochs} epochs) {off:.1%}: {EARLY_STOPPING_OFF[key]} "
+                f"({change:+.1f} points). ")
+        if choices is not None:
+            text += ("You predicted that. " if choices.get("effect") == EARLY_STOPPING_OFF[key]
+                     else "Not what you predicted. ")
+        return f"<p>{html.escape(text)}Now untick early stopping in the panel above and watch the " \
+               "validation loss climb after its first epochs.</p>"
+
+    accessibility()
+    return PredictionCard("02 early stopping off", [
+        ("effect", "In the panel, untick early stopping (so the network trains all its epochs): "
+                   "what will its validation accuracy do?", dict(EARLY_STOPPING_OFF)),
+    ], reveal)

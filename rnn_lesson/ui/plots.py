@@ -1,7 +1,14 @@
-"""The course's figures, as matplotlib figures (the notebooks display them, the CLI saves them)."""
+"""The course's figures, as matplotlib figures (the notebooks display them, the CLI saves them).
+
+One visual language for learning curves, here and in the panel's SVG (`svg.py`): train solid
+blue, validation dashed orange; horizontal reference lines (the task's thresholds, the best
+possible accuracy, chance) thin and dotted, labelled where they end; a dotted gray vertical line
+at the epoch of the lowest validation loss. One legend, under the plots, where it hides no curve.
+"""
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import dataclass
 from typing import Sequence
@@ -9,6 +16,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..recipe import BEST_POSSIBLE, TASK
 from ..results import lr_label  # noqa: F401 (the widgets import it here)
@@ -17,9 +25,13 @@ from ..training import History
 TRAIN_COLOR, VAL_COLOR = "tab:blue", "tab:orange"
 
 
+TRAIN_STYLE, VAL_STYLE = "-", "--"
+
+
 @dataclass(frozen=True)
 class Line:
-    """A horizontal reference line on an accuracy axis (a task line, a ceiling, chance)."""
+    """A horizontal reference line on an accuracy axis (a task line, a ceiling, chance): thin and
+    dotted, so that it is never taken for a curve."""
 
     y: float
     label: str
@@ -29,9 +41,9 @@ class Line:
 
 # The lesson's task lines, drawn on every accuracy plot of the course data.
 TASK_LINES = (
-    Line(TASK.min_val_acc, f"task: val >= {TASK.min_val_acc:.0%}", VAL_COLOR, "--"),
-    Line(TASK.max_train_acc, f"task: train < {TASK.max_train_acc:.0%}", TRAIN_COLOR, "--"),
-    Line(BEST_POSSIBLE, f"best possible ({BEST_POSSIBLE:.0%})", "black", ":"),
+    Line(TASK.min_val_acc, f"task: val >= {TASK.min_val_acc:.0%}", VAL_COLOR),
+    Line(TASK.max_train_acc, f"task: train < {TASK.max_train_acc:.0%}", TRAIN_COLOR),
+    Line(BEST_POSSIBLE, f"best possible ({BEST_POSSIBLE:.0%})", "gray"),
 )
 
 
@@ -52,22 +64,30 @@ def plot_learning_curves(
 ) -> Figure | None:
     """Loss and accuracy per epoch, train vs val, the best epoch and the reference `lines` marked.
 
-    `max_epochs` fixes the x axis (so live redraws do not rescale). With `ax_pair` (loss, accuracy
-    axes of an existing figure) it draws there and returns None.
+    The x axis spans the epochs run, or `max_epochs` when given (to show where a cap was). With
+    `ax_pair` (loss, accuracy axes of an existing figure) it draws there and returns None.
     """
     if ax_pair is None:
-        fig = new_figure(figsize=(10, 3.6))
+        fig = new_figure(figsize=(10, 3.9))
         ax_loss, ax_acc = fig.subplots(1, 2)
     else:
         fig, (ax_loss, ax_acc) = None, ax_pair
     draw_curves(ax_loss, ax_acc, history, max_epochs)
-    for line in lines:
-        ax_acc.axhline(line.y, color=line.color, ls=line.style, lw=1, label=line.label)
     ax_acc.set_ylim(*acc_ylim)
+    right = ax_acc.get_xlim()[1]
+    for line in lines:
+        ax_acc.axhline(line.y, color=line.color, ls=line.style, lw=1)
+        ax_acc.text(right, line.y, f" {line.label}", color=line.color, fontsize=7, va="center",
+                    ha="left", clip_on=False)
     ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax_loss.set_ylim(bottom=0)
-    ax_loss.legend(loc="upper left", fontsize=8)
-    ax_acc.legend(loc="best", fontsize=8)
+    handles, labels = ax_acc.get_legend_handles_labels()
+    if fig is not None:  # one legend, under the plots: it hides no curve
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8,
+                   frameon=False)
+    else:
+        ax_acc.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.25, 1.0),
+                      frameon=False)
     if title and fig is not None:
         fig.suptitle(title, fontsize=10)
     elif title:
@@ -78,16 +98,27 @@ def plot_learning_curves(
 def draw_curves(ax_loss, ax_acc, history: History, max_epochs: int | None = None) -> None:
     """Train and val loss and accuracy per epoch on two axes, the best epoch marked."""
     epochs = range(1, history.epochs + 1)
+    kept = "kept" if history.restored_best else "not kept"
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
-        ax.plot(epochs, getattr(history, f"train_{key}"), color=TRAIN_COLOR, label="train")
-        ax.plot(epochs, getattr(history, f"val_{key}"), color=VAL_COLOR, label="validation")
+        ax.plot(epochs, getattr(history, f"train_{key}"), TRAIN_STYLE, color=TRAIN_COLOR,
+                label="train")
+        ax.plot(epochs, getattr(history, f"val_{key}"), VAL_STYLE, color=VAL_COLOR,
+                label="validation")
         if history.best_epoch:
             ax.axvline(history.best_epoch, color="gray", ls=":", lw=1,
-                       label=f"best val loss (epoch {history.best_epoch})")
+                       label=f"lowest val loss: epoch {history.best_epoch} ({kept})")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.set_xlim(0.5, (max_epochs or max(history.epochs, 2)) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
         ax.grid(alpha=0.3)
+
+
+def figure_png(figure: Figure, dpi: int = 80) -> bytes:
+    """A figure as PNG bytes (for an <img>, a widget's static copy)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def new_figure(figsize: tuple[float, float]) -> Figure:
@@ -133,8 +164,8 @@ def plot_heatmaps(
 ) -> Figure:
     """Side-by-side heatmaps of a grid: the mean in each cell (percent) and the min-max below it.
 
-    Cells where `inside` is True are outlined in green; `mark` (row value, column value) puts a
-    red ring there (interpolated, columns on a log2 scale).
+    Cells where `inside` is True are outlined (white on black); `mark` (row value, column value)
+    puts a red ring there (interpolated, columns on a log2 scale).
     """
     fig = new_figure(figsize=(12, 4.6))
     axes = fig.subplots(1, len(panels))
@@ -150,9 +181,9 @@ def plot_heatmaps(
                 dark = shade < 0.55 if panel.cmap == "viridis" else shade > 0.45
                 color = "white" if dark else "black"
                 ax.text(j, i + 0.12, f"{100 * value:.1f}", ha="center", va="center",
-                        fontsize=8.5, color=color)
+                        fontsize=9.5, color=color)
                 ax.text(j, i - 0.22, f"{100 * panel.low[i][j]:.1f}-{100 * panel.high[i][j]:.1f}",
-                        ha="center", va="center", fontsize=6.5, color=color)
+                        ha="center", va="center", fontsize=8, color=color)
         _outline(ax, inside)
         if mark is not None:
             ax.plot(*_grid_position(rows, columns, mark), marker="o", ms=34, mfc="none",
@@ -167,7 +198,8 @@ def plot_heatmaps(
 
 
 def _outline(ax, inside: list[list[bool]]) -> None:
-    """Draw the border of the region of True cells (rows = y, columns = x)."""
+    """Draw the border of the region of True cells (rows = y, columns = x): a white line on a
+    black one, visible on every colour of the map."""
     rows, cols = len(inside), len(inside[0])
 
     def on(i, j):
@@ -181,7 +213,8 @@ def _outline(ax, inside: list[list[bool]]) -> None:
                                    (0, -1, (j - .5, j - .5), (i - .5, i + .5)),
                                    (0, 1, (j + .5, j + .5), (i - .5, i + .5))):
                 if not on(i + di, j + dj):
-                    ax.plot(xs, ys, color="#00c853", lw=2.5, solid_capstyle="round")
+                    ax.plot(xs, ys, color="black", lw=4.5, solid_capstyle="round")
+                    ax.plot(xs, ys, color="white", lw=2, solid_capstyle="round")
 
 
 def _grid_position(rows: Sequence[float], columns: Sequence[int],

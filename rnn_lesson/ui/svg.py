@@ -2,9 +2,11 @@
 
 Drawing a matplotlib figure costs 0.1-0.2 s, about as much as the epochs it shows, so the panel
 draws its live curves as SVG instead (well under a millisecond of string building; the browser
-renders it). Colours follow the theme (axes and text use the page's text colour), the two splits
-differ by dash as well as by colour (Okabe-Ito blue and vermillion, safe for colour-blind readers),
-and the SVG carries a <title> and <desc> with the numbers, for screen readers.
+renders it). The visual language is `plots.py`'s: train solid, validation dashed (Okabe-Ito blue
+and vermillion, safe for colour-blind readers), reference lines thin, dotted and labelled where
+they end. Colours follow the theme (axes and text use the page's text colour), the legend wraps
+onto as many rows as it needs, and the SVG carries a <title> and <desc> with the numbers, for
+screen readers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..training import History
 from .plots import Line
 
 TRAIN, VAL = "#0072B2", "#D55E00"  # Okabe-Ito blue and vermillion
+VAL_DASH, REFERENCE_DASH = "6 3", "1 3"  # validation dashed; reference lines dotted
 # Distinct runs in an overlay: Okabe-Ito, then the same hues again with other dashes.
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 TEXT = "var(--jp-ui-font-color1, #212121)"
@@ -61,9 +64,12 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
     parts.append(f'<text x="{left + pad_l + plot_w / 2}" y="{height - 3}" font-size="9" '
                  f'text-anchor="middle" fill="{TEXT}">epoch</text>')
     for line in lines:
+        color = _svg_color(line.color)
         parts.append(f'<line x1="{left + pad_l}" x2="{left + pad_l + plot_w}" y1="{y(line.y):.1f}" '
-                     f'y2="{y(line.y):.1f}" stroke="{_svg_color(line.color)}" stroke-width="1" '
-                     f'stroke-dasharray="4 3"><title>{html.escape(line.label)}</title></line>')
+                     f'y2="{y(line.y):.1f}" stroke="{color}" stroke-width="1" '
+                     f'stroke-dasharray="{REFERENCE_DASH}"><title>{html.escape(line.label)}</title>'
+                     f'</line><text x="{left + pad_l + plot_w - 2}" y="{y(line.y) - 2:.1f}" '
+                     f'font-size="8" text-anchor="end" fill="{color}">{html.escape(line.label)}</text>')
     for epoch, label in marks:
         parts.append(f'<line x1="{x(epoch):.1f}" x2="{x(epoch):.1f}" y1="{pad_t}" '
                      f'y2="{pad_t + plot_h}" stroke="{TEXT}" stroke-opacity="0.5" '
@@ -116,9 +122,9 @@ def curves_svg(
             acc_series.append(Series(history.val_acc, color, f"{label}: val accuracy", dash))
         else:
             loss_series += [Series(history.train_loss, TRAIN, "train loss"),
-                            Series(history.val_loss, VAL, "validation loss", "6 3")]
+                            Series(history.val_loss, VAL, "validation loss", VAL_DASH)]
             acc_series += [Series(history.train_acc, TRAIN, "train accuracy"),
-                           Series(history.val_acc, VAL, "validation accuracy", "6 3")]
+                           Series(history.val_acc, VAL, "validation accuracy", VAL_DASH)]
             if history.best_epoch:
                 marks.append((history.best_epoch, f"best val loss (epoch {history.best_epoch})"))
     all_losses = [v for s in loss_series for v in s.values] or [1.0]
@@ -129,31 +135,37 @@ def curves_svg(
                    half, height, 0)
             + _panel(acc_series, x_max, (0.45, 1.0), "accuracy", lines, marks, True, half,
                      height, half))
-    legend = _legend(runs, overlay, lines)
+    legend, legend_height = _legend(runs, overlay, width)
     summary = describe_runs(runs)
+    total = height + legend_height
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-            f'height="{height + 18}" viewBox="0 0 {width} {height + 18}" '
+            f'height="{total}" viewBox="0 0 {width} {total}" '
             f'font-family="var(--jp-ui-font-family, sans-serif)">'
             f'<title>{html.escape(title or "learning curves")}</title>'
             f'<desc>{html.escape(summary)}</desc>{body}'
             f'<g transform="translate(0,{height})">{legend}</g></svg>')
 
 
-def _legend(runs, overlay: bool, lines: Sequence[Line]) -> str:
+def _legend(runs, overlay: bool, width: int) -> tuple[str, int]:
+    """The legend, on as many rows as it needs within `width`, and its height."""
     if overlay:  # the same colours and dashes as the lines (dashed from the 8th run on)
-        items = [(RUN_COLORS[i % len(RUN_COLORS)], "" if i < len(RUN_COLORS) else "6 3", label)
+        items = [(RUN_COLORS[i % len(RUN_COLORS)], "" if i < len(RUN_COLORS) else VAL_DASH, label)
                  for i, (_, label) in enumerate(runs)]
     else:
-        items = [(TRAIN, "", "train"), (VAL, "6 3", "validation")]
-        items += [(_svg_color(line.color), "4 3", line.label) for line in lines]
-    parts, x = [], 46
+        items = [(TRAIN, "", "train"), (VAL, VAL_DASH, "validation"),
+                 (TEXT, "1 3", "lowest validation loss")]
+    parts, x, row = [], 46, 0
     for color, dash, label in items:
+        item_width = 34 + 6 * len(label)
+        if x + item_width > width and x > 46:  # wrap onto the next row
+            x, row = 46, row + 1
+        y = 10 + 15 * row
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<line x1="{x}" x2="{x + 22}" y1="10" y2="10" stroke="{color}" '
-                     f'stroke-width="2"{dashes}/><text x="{x + 26}" y="13" font-size="10" '
+        parts.append(f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{color}" '
+                     f'stroke-width="2"{dashes}/><text x="{x + 26}" y="{y + 3}" font-size="10" '
                      f'fill="{TEXT}">{html.escape(label)}</text>')
-        x += 34 + 6 * len(label)
-    return "".join(parts)
+        x += item_width
+    return "".join(parts), 18 + 15 * row
 
 
 def describe_runs(runs: Sequence[tuple[History, str]]) -> str:

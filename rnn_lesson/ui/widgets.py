@@ -16,7 +16,6 @@ import base64
 import csv
 import dataclasses
 import html
-import io
 import threading
 import time
 from pathlib import Path
@@ -29,17 +28,11 @@ from ..models import CELLS, ModelConfig
 from ..results import Task, Verdict
 from ..runs import Experiment
 from ..training import History, TrainConfig, train
-from .plots import Line, lr_label, plot_learning_curves
+from .plots import Line, figure_png, lr_label, plot_learning_curves
 from .svg import curves_svg, describe_runs
 
 if TYPE_CHECKING:
     from quizzes.progress import Progress
-
-
-def figure_png(figure, dpi: int = 80) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def show_png(output: w.Output, png: bytes) -> None:
@@ -104,6 +97,13 @@ def describe(model: ModelConfig, training: TrainConfig) -> str:
             f"max epochs {training.max_epochs}, seed {training.seed}")
 
 
+def describe_short(model: ModelConfig, training: TrainConfig) -> str:
+    """The same, short enough for a row of the run log ("rnn 128x2, dropout 0.00, lr 3e-3, ...")."""
+    return (f"{model.cell} {model.hidden_size}x{model.num_layers}, dropout {model.dropout:.2f}, "
+            f"lr {lr_label(training.lr)}, early stop {'on' if training.early_stopping else 'off'}, "
+            f"max {training.max_epochs}, seed {training.seed}")
+
+
 # Theme-aware colours: JupyterLab's variables (light and dark themes), with fallbacks elsewhere.
 TONES = {
     "passed": "var(--jp-success-color1, #388e3c)",
@@ -127,10 +127,16 @@ def banner_html(verdict: Verdict | None, message: str = "", missing: Sequence[st
                                 f"Hint: {html.escape(verdict.hint)}")
         if missing:
             text += f"<br>Not in your settings yet: {html.escape(', '.join(missing))}."
+    # One height whatever it says (training, passed, a hint and what is missing): the curves below
+    # never move when a verdict arrives.
     return (f'<div class="rnn-lesson-verdict rnn-lesson-{tone}" style="border-left:6px solid '
             f'{TONES[tone]};background:var(--jp-layout-color2, #f5f5f5);'
             'color:var(--jp-ui-font-color1, #212121);padding:6px 10px;border-radius:4px;'
-            f'min-height:2.6em">{text}</div>')
+            f'height:{BANNER_HEIGHT};overflow-y:auto;box-sizing:border-box;line-height:1.4">'
+            f'{text}</div>')
+
+
+BANNER_HEIGHT = "6.2em"  # room for the verdict, a hint and the missing changes (3-4 lines)
 
 
 class ExperimentPanel:
@@ -222,7 +228,8 @@ class ExperimentPanel:
                                      + history.kept)
         if log:
             try:
-                self.log.add(history, verdict, describe(history.model_config, history.train_config))
+                self.log.add(history, verdict,
+                             describe_short(history.model_config, history.train_config))
             except Exception as error:  # the run is shown; only its log row is missing
                 self.log.note.value = (f"<small>This run could not join the log: "
                                        f"{html.escape(f'{type(error).__name__}: {error}')}</small>")
@@ -232,15 +239,20 @@ class ExperimentPanel:
         """The last curves as a PNG (matplotlib), for viewers without widgets."""
         if self.last_history is None:
             return b""
-        h = self.last_history
-        return figure_png(plot_learning_curves(h, self.task.check(h).short(),
-                                               h.train_config.max_epochs, self.lines))
+        h = self.last_history  # the epochs it ran: a run stopped at 4 is not squeezed onto 60
+        return figure_png(plot_learning_curves(h, self.task.check(h).short(), None, self.lines))
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
-        bundle = with_png_fallback(self.widget, self.last_png, **kwargs)
+        png = self.last_png
+        bundle = with_png_fallback(self.widget, png, **kwargs)
         if self.last_history is not None:  # what a screen reader or a text viewer gets
             bundle["text/plain"] = (f"{self.task.check(self.last_history).short()}. "
                                     + describe_runs([(self.last_history, "the curves")]))
+            picture = (f'<img alt="{html.escape(bundle["text/plain"])}" '
+                       f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+            bundle["text/html"] = (  # a static copy: the verdict, the curves, the settings
+                f"{self.banner.value}{picture}{self.caption.value}<div><small>A static copy of "
+                "the panel: run the notebook in Jupyter to move its sliders.</small></div>")
         return bundle
 
     def values(self) -> dict:
@@ -391,13 +403,16 @@ class RunLog:
 
         self.rows = (self.rows + [row])[-RUN_LOG_LIMIT:]
         self.records[row["run"]] = record
+        chosen = [n for n in self.table.value if n in self.records]
         self.table.options = [(self.line(r), r["run"]) for r in self.rows]
+        self.table.value = tuple(chosen)  # new options clear the selection: keep the overlay
 
     @staticmethod
     def line(row: dict) -> str:
-        return (f"#{row['run']}  {row['verdict']:10s} train {row['train_acc']:.1%}  val "
-                f"{row['val_acc']:.1%}  val loss {row['val_loss']:.3f}  {row['epochs']} epochs  "
-                f"{row['seconds']:.2f} s  |  {row['settings']}")
+        """One row, short enough not to be cut off: the verdict, the numbers, the settings."""
+        mark = "passed" if row["verdict"] == "passed" else "not yet"
+        return (f"#{row['run']} {mark}: train {row['train_acc']:.1%}, val {row['val_acc']:.1%}, "
+                f"loss {row['val_loss']:.2f}, {row['epochs']} ep | {row['settings']}")
 
     def add(self, history: History, verdict: Verdict, settings: str) -> dict:
         row = {"run": 0, "settings": settings, "train_acc": verdict.train_acc,
@@ -462,15 +477,22 @@ class HintPanel:
     def __init__(self, steps: Sequence) -> None:
         self.steps = tuple(steps)  # objects with .title and .text (HTML); the last is the solution
         self.shown = 0
-        self.button = w.Button(description="Show hint 1", icon="lightbulb-o")
+        self.button = w.Button(description="Show hint 1", icon="lightbulb-o",
+                               layout=w.Layout(width="auto"))
         self.text = w.HTML("")
         self.button.on_click(lambda _: self.reveal_next())
         self.widget = w.VBox([self.text, self.button])
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"{len(self.steps) - 1} hints and the solution (run in Jupyter)"
+        bundle["text/html"] = self.static_html()
+        return bundle
 
-        display(self.widget)
+    def static_html(self) -> str:
+        """Every step collapsed, for a viewer without a kernel: open one at a time."""
+        return "".join(f'<details style="margin:4px 0"><summary><b>{step.title}</b></summary>'
+                       f"{step.text}</details>" for step in self.steps)
 
     def reveal_next(self) -> None:
         if self.shown == len(self.steps):
@@ -567,17 +589,38 @@ def _words(control: str, value) -> str:
     return f"{control.replace('_', ' ')} {value}"
 
 
+class ProgressBar:
+    """A progress bar for many runs: `update(done, total)` moves it; displayed, it carries its
+    text ("108/108 runs") as a static copy, updated in place when the runs are done."""
+
+    def __init__(self, description: str = "training") -> None:
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=description,
+                                 layout=w.Layout(width="60%"))
+        self.label = w.Label("")
+        self.widget = w.HBox([self.bar, self.label])
+        self.description = description
+        self.handle = None
+
+    def text(self) -> str:
+        return f"{self.description}: {self.label.value or 'starting'}"
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.text()
+        bundle["text/html"] = f"<div><small>{html.escape(self.text())}</small></div>"
+        return bundle
+
+    def update(self, done: int, total: int) -> None:
+        self.bar.max, self.bar.value = max(total, 1), done
+        self.label.value = f"{done}/{total} runs"
+        if done == total and self.handle is not None:
+            self.handle.update(self)  # the saved output: the final text, not "0/1"
+
+
 def progress_bar(description: str = "training") -> Callable[[int, int], None]:
     """Display a progress bar now; return the `progress(done, total)` callback that moves it."""
     from IPython.display import display
 
-    bar = w.IntProgress(value=0, min=0, max=1, description=description,
-                        layout=w.Layout(width="60%"))
-    label = w.Label("")
-    display(w.HBox([bar, label]))
-
-    def update(done: int, total: int) -> None:
-        bar.max, bar.value = max(total, 1), done
-        label.value = f"{done}/{total} runs"
-
-    return update
+    bar = ProgressBar(description)
+    bar.handle = display(bar, display_id=True)
+    return bar.update
