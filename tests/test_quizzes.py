@@ -534,3 +534,29 @@ def test_feedback_wording_lives_in_one_place():
         literals = re.findall(r'"[^"\n]*"', path.read_text())
         for phrase in ("Correct", "Not yet", "Not quite", "Answer:", "Hint:", "Try again"):
             assert not any(phrase in lit for lit in literals), (path.name, phrase)
+
+
+def test_a_prediction_is_kept_and_shown_beside_the_measured_answer(tmp_path):
+    from quizzes.progress import Progress
+    from quizzes.widgets import PredictionCard
+
+    seen = []
+
+    def reveal(choices):
+        seen.append(choices)
+        return "<p>measured: B</p>"
+
+    questions = [("q", "Which?", {"a": "option A", "b": "option B"})]
+    card = PredictionCard("test", questions, reveal, Progress(tmp_path / "p.json"))
+    assert card.predict() == "" and "Answer every question" in card.status.value
+    card.choose(q="a")
+    shown = card.predict()
+    assert "You predicted:" in shown and "option A" in shown and "measured: B" in shown
+    again = PredictionCard("test", questions, reveal, Progress(tmp_path / "p.json"))
+    assert "option A" in again.answer.value and again.ask_box.layout.display == "none"
+    assert Progress(tmp_path / "p.json").prediction("test")["choices"] == {"q": "option A"}
+    static = again._repr_mimebundle_()["text/html"]
+    assert "Which?" in static and "option B" in static and "<details>" in static
+    fresh = PredictionCard("other", questions, reveal, Progress(tmp_path / "p.json"))
+    fresh.show_answer()  # a learner who skips the prediction still sees the answer
+    assert "measured: B" in fresh.answer.value and seen[-1] is None

@@ -129,9 +129,14 @@ class LoopTask:
 
             load = model.load_state_dict
 
-            def noting_load(*args, **kwargs):
+            def noting_load(state=None, *args, **kwargs):
                 loaded[0] = True
-                return load(*args, **kwargs)
+                if state is None:
+                    raise CourseRefused(
+                        "fit restores best_state, but best_state is still None: the improvement "
+                        "test (line 1) was never true. A better epoch has a lower validation "
+                        "loss: val_loss < best_loss.")
+                return load(state, *args, **kwargs)
 
             model.load_state_dict = noting_load
             fit(model, optimizer, train_one_epoch, measure, max_epochs=LOOP.train.max_epochs,

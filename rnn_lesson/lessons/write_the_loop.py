@@ -139,7 +139,10 @@ class LoopComparison:
 
 def same_as_train(experiment: Experiment, seed: int = 0) -> tuple[list[float], list[float]]:
     """The validation-loss curve of the corrected loop and of the course's train(), for the same
-    experiment and seed (they are equal: train() runs this loop)."""
+    experiment (with early stopping) and seed: they are equal, since train() runs this loop."""
+    if not experiment.train.early_stopping:
+        raise ValueError("the corrected loop stops early: compare it with an experiment that "
+                         "does (early_stopping=True)")
     data = load_course_data()
     exp = experiment.with_seed(seed)
     history = train(exp.model, exp.train, data)
