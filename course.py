@@ -5,7 +5,8 @@
     python3 course.py notebook  the same in Jupyter Notebook 7 (the classic one-document view)
     python3 course.py test      create .venv if needed, then run every test (unit + notebooks)
     python3 course.py app       open the experiment as a page with no code (Voila, port 8866)
-    python3 course.py execute   re-run every notebook top to bottom and save its outputs
+    python3 course.py execute   re-run every notebook top to bottom and save its outputs (or only
+                                the notebooks named after it)
     python3 course.py setup     only create .venv (then .venv/bin/python runs the course's commands)
 
 Ctrl-C stops a server cleanly (its kernels shut down, its runtime files removed).
@@ -153,7 +154,8 @@ def main() -> None:
         serve([str(PYTHON), "-m", "voila", APP, "--Voila.ip=127.0.0.1"]
               + server_options(voila=True) + extra)
     elif command == "execute":
-        execute(NOTEBOOKS + [ROOT / APP], extra)
+        chosen = [ROOT / arg for arg in extra if arg.endswith(".ipynb")]  # some, or all of them
+        execute(chosen or NOTEBOOKS + [ROOT / APP], [arg for arg in extra if not arg.endswith(".ipynb")])
 
 
 if __name__ == "__main__":

@@ -503,17 +503,18 @@ def input_dropout_runs(seeds: Iterable[int], p: float = 0.3) -> Group:
     return reproduce(seeds, (variant,))[variant.name]
 
 
-def where_dropout_acts(p: float = 0.5, seed: int = 0) -> dict[str, bool]:
-    """Two training-mode passes of nn.RNN(num_layers=2, dropout=p) over the same input: does
+def where_dropout_acts(p: float = 0.5, seed: int = 0, layers: int = 2) -> dict[str, bool]:
+    """Two training-mode passes of nn.RNN(num_layers=layers, dropout=p) over the same input: does
     each layer's final state change from one pass to the next (that is, did dropout act in it)?"""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        rnn = nn.RNN(10, 32, num_layers=2, dropout=p, batch_first=True).train()
+        rnn = nn.RNN(10, 32, num_layers=layers, dropout=p, batch_first=True).train()
         x = torch.randn(8, 20, 10)
         with torch.no_grad():
             (_, first), (_, second) = rnn(x), rnn(x)
-    return {"layer 1 (its recurrence)": not torch.equal(first[0], second[0]),
-            "layer 2 (its input, layer 1's output)": not torch.equal(first[1], second[1])}
+    names = ["layer 1 (its recurrence)"] + [f"layer {k} (its input, layer {k - 1}'s output)"
+                                            for k in range(2, layers + 1)]
+    return {name: not torch.equal(first[k], second[k]) for k, name in enumerate(names)}
 
 
 def map_story(result: "MapResult") -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -95,6 +96,13 @@ def seconds_per_epoch(group: Group) -> Spread:
 
 # ---------------------------------------------------------------------------------------------
 # Experiment 1: the lesson's fix with each cell, on the course data
+
+
+# The lesson's fix with its cap on epochs lifted: early stopping ends every run at its own best
+# epoch, so that a cell that settles more slowly is not compared at the fix's cap of 16.
+OWN_BEST = dataclasses.replace(
+    FIX, name="fix, cap lifted", description="the lesson's fix, at most 60 epochs",
+    train=dataclasses.replace(FIX.train, max_epochs=60))
 
 
 def compare_cells(
@@ -236,27 +244,50 @@ def per_step_factor(profiles: torch.Tensor) -> Spread:
 # The explorer: dropdowns over the precomputed sweep (nothing is trained when they move)
 
 
-def length_explorer(table: dict[tuple[str, int], Group]):
-    """Cell and length dropdowns showing the sweep's validation curves and trained gradients."""
-    import ipywidgets as w
-    from IPython.display import display
+def length_explorer(table: dict[tuple[str, int], Group]) -> "LengthExplorer":
+    return LengthExplorer(table)
 
-    lengths = sorted({length for _, length in table})
-    cells = [c for c in CELL_ORDER if any(cell == c for cell, _ in table)]
-    cell = w.Dropdown(options=cells, value="lstm" if "lstm" in cells else cells[0], description="cell")
-    length = w.Dropdown(options=lengths, value=lengths[-1], description="length T")
-    out = w.Output()
 
-    def redraw(_change: object = None) -> None:
-        summary = table[cell.value, length.value]
-        with out:
-            out.clear_output(wait=True)
-            display(plot_sweep_run(summary.runs, signal_steps=SIGNAL_STEPS))
+class LengthExplorer:
+    """Cell and length dropdowns showing the sweep's validation curves and trained gradients.
+    Displayed, it carries its current picture as a static copy (no kernel needed to see it)."""
 
-    cell.observe(redraw, names="value")
-    length.observe(redraw, names="value")
-    redraw()
-    return w.VBox([w.HBox([cell, length]), out])
+    def __init__(self, table: dict[tuple[str, int], Group]) -> None:
+        import ipywidgets as w
+
+        from ..ui.widgets import show_png
+
+        self.table, self._show = table, show_png
+        lengths = sorted({length for _, length in table})
+        cells = [c for c in CELL_ORDER if any(cell == c for cell, _ in table)]
+        self.cell = w.Dropdown(options=cells, value="lstm" if "lstm" in cells else cells[0],
+                               description="cell")
+        self.length = w.Dropdown(options=lengths, value=lengths[-1], description="length T")
+        self.out = w.Output()
+        self.widget = w.VBox([w.HBox([self.cell, self.length]), self.out])
+        self.png = b""
+        self.cell.observe(self.redraw, names="value")
+        self.length.observe(self.redraw, names="value")
+        self.redraw()
+
+    def redraw(self, _change: object = None) -> None:
+        from ..ui.plots import figure_png
+
+        summary = self.table[self.cell.value, self.length.value]
+        self.png = figure_png(plot_sweep_run(summary.runs, signal_steps=SIGNAL_STEPS))
+        self._show(self.out, self.png)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        import base64
+
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        what = f"{CELL_LABELS[self.cell.value]} at T={self.length.value}"
+        bundle["text/plain"] = f"the runs of {what} (dropdowns: run in Jupyter to change them)"
+        bundle["text/html"] = (f"<div><small>A static copy, {html.escape(what)}: run the notebook "
+                               "in Jupyter to pick another cell and length.</small></div>"
+                               f'<img alt="{html.escape(what)}" src="data:image/png;base64,'
+                               f'{base64.b64encode(self.png).decode()}">')
+        return bundle
 
 
 # ---------------------------------------------------------------------------------------------
