@@ -107,8 +107,12 @@ def execute(notebooks: list[Path], extra: list[str]) -> None:
                "RNN_LESSON_PROGRESS": os.path.join(scratch, "progress.json")}
         for notebook in notebooks:
             print(f"executing {notebook.relative_to(ROOT)}", flush=True)
+            # The kernel talks over sockets in the scratch folder (absolute, as nbconvert starts
+            # the kernel in the notebook's folder), so it does not warn about TCP.
+            ipc = ([] if os.name == "nt" else
+                   ["--KernelManager.transport=ipc", f"--KernelManager.ip={scratch}/kernel"])
             run([str(PYTHON), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                 "--inplace", str(notebook)] + extra, env=env)
+                 "--inplace", str(notebook)] + ipc + extra, env=env)
             notebook.write_text(json.dumps(static(json.loads(notebook.read_text())), indent=1,
                                            ensure_ascii=False) + "\n")
 
