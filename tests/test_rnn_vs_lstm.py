@@ -112,6 +112,11 @@ def test_bonus_plots(tiny_sweep):
 
 def test_length_explorer_redraws_from_the_precomputed_sweep(tiny_sweep):
     explorer = bonus.length_explorer(tiny_sweep)
-    cell, length = explorer.children[0].children
+    cell, length = explorer.widget.children[0].children
+    assert (cell, length) == (explorer.cell, explorer.length)
     assert list(cell.options) == ["rnn", "lstm"] and list(length.options) == [10, 12]
-    cell.value, length.value = "lstm", 10  # each change redraws; nothing is trained
+    first = explorer.png
+    cell.value, length.value = "rnn", 10  # each change redraws; nothing is trained
+    assert explorer.png.startswith(b"\x89PNG") and explorer.png != first
+    bundle = explorer._repr_mimebundle_()
+    assert "nn.RNN at T=10" in bundle["text/html"] and "data:image/png;base64," in bundle["text/html"]
