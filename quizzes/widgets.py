@@ -234,7 +234,7 @@ class QuestionCard(_Card):
             return note
         if r.correct:
             text = (f"{messages.correct(r.answer, r.answer_text, self.attempts)}\n{r.explanation}\n"
-                    f"{messages.LESSON_MISTAKES} {'; '.join(self.question.common_mistakes)}")
+                    f"{messages.LESSON_MISTAKES}\n" + "\n".join(self.question.common_mistakes))
         else:
             text = (f"{messages.not_yet(r.chosen)} {messages.TRY_AGAIN}\n"
                     f"{messages.mistake(r.mistake)}\n{messages.hint(r.hint)}")
@@ -624,14 +624,16 @@ class PredictionCard(_Card):
 # The course's keyboard and screen-reader fixes, which ipywidgets cannot make from Python: set once
 # per page by a small script (`accessibility()` displays it once per kernel).
 # - Quiz options (KEYBOARD_CLASS) carry data-lm-suppress-shortcuts, so the arrow keys move between
-#   options instead of JupyterLab's notebook moving to the next cell.
+#   options instead of JupyterLab's notebook moving to the next cell. Lumino checks the attribute
+#   before matching each element from the event's target up, and the notebook's binding matches
+#   the focused element itself (`... :focus`), so each radio input carries it too.
 # - Every slider's handle gets its description as its accessible name, and its readout as
 #   aria-valuetext (a slider over a list, hidden size 128, would otherwise announce "4").
 # - The run log's list gets a name.
 ACCESSIBILITY_SCRIPT = """
 (function () {
   function mark() {
-    document.querySelectorAll('.%(keyboard)s').forEach(function (el) {
+    document.querySelectorAll('.%(keyboard)s, .%(keyboard)s input').forEach(function (el) {
       el.setAttribute('data-lm-suppress-shortcuts', 'true');
     });
     document.querySelectorAll('.widget-slider, .jupyter-widget-slider').forEach(function (slider) {

@@ -160,3 +160,46 @@ def change_theme(page, theme: str, light: bool) -> None:
                   theme)
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{str(light).lower()}'"
                            " && !document.querySelector('#jupyterlab-splash')", timeout=60 * 1000)
+
+
+def test_the_sliders_run_log_and_quiz_are_usable_without_a_mouse(experiment):
+    """A screen reader hears each slider's name and shown value (the hidden-size slider's position
+    is an index, so its value text says 128, not 4); the arrow keys move between a question's
+    options instead of moving JupyterLab's cell selection."""
+    from quizzes.questions import get_question
+
+    notebook, panel = experiment
+    page = notebook.page
+    for description in ("dropout", "hidden size", "learning rate"):
+        handle = panel.slider(description).locator(".noUi-handle")
+        assert handle.get_attribute("aria-label") == description
+        assert handle.get_attribute("aria-valuetext") == panel.readout(description)
+    hidden = panel.slider("hidden size").locator(".noUi-handle")
+    panel.press("hidden size", "ArrowLeft")
+    page.wait_for_function(
+        "([el, shown]) => el.getAttribute('aria-valuetext') === shown",
+        arg=[hidden.element_handle(), panel.readout("hidden size")], timeout=10 * 1000)
+    log = panel.root.locator(".rnn-lesson-run-log select")
+    assert "compare" in (log.get_attribute("aria-label") or "")
+
+    question = get_question("t7")
+    card = QuizCard(page, "t7")
+    card.root.scroll_into_view_if_needed()
+    letters = list(question.options)
+    card.choose(letters[0])
+    radios = card.root.locator(".widget-radio-box input[type=radio]")
+    radios.nth(0).focus()
+    active_cell = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex")
+    page.keyboard.press("ArrowDown")
+    assert radios.nth(1).is_checked(), "ArrowDown did not move to the next option"
+    assert page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex") \
+        == active_cell, "ArrowDown moved JupyterLab's cell selection"
+    page.keyboard.press("Tab")  # then Tab reaches the Check button, and Enter checks
+    page.keyboard.press("Enter")
+    from quizzes import messages
+
+    expected = (messages.correct(letters[1], question.options[letters[1]])
+                if letters[1] == question.answer else messages.not_yet(letters[1]))
+    card.feedback().filter(has_text=expected).wait_for(timeout=10 * 1000)
+    keep_screenshot(card.root, "lab-quiz-by-keyboard")
+    assert page_problems(page) == []
