@@ -133,6 +133,7 @@ class _Card:
         return ""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        self.widget.add_class(KEYBOARD_CLASS)  # its keys reach its controls (see the script)
         data = self.widget._repr_mimebundle_(**kwargs)
         data["text/plain"] = repr(self)  # the widget's own repr varies with its state
         static = self.static_html()
@@ -158,7 +159,6 @@ class QuestionCard(_Card):
         self.radio = w.RadioButtons(
             options=_options(question), value=None, layout=w.Layout(width="auto")
         )
-        self.radio.add_class(KEYBOARD_CLASS)
         self.check_button = w.Button(description="Check", button_style="primary")
         self.check_button.on_click(lambda _button: self.check())
         self.hint_button = w.Button(description=messages.SHOW_HINT, icon="lightbulb-o",
@@ -304,7 +304,6 @@ class TestCard(_Card):
         self.start_button.on_click(lambda _b: self.start())
         self.question_html = w.HTML()
         self.radio = w.RadioButtons(options=[], value=None, layout=w.Layout(width="auto"))
-        self.radio.add_class(KEYBOARD_CLASS)
         self.radio.observe(self._on_radio, names="value")
         self.prev_button = w.Button(description="Previous")
         self.next_button = w.Button(description="Next")
@@ -563,7 +562,6 @@ class PredictionCard(_Card):
         for key, prompt, options in questions:
             radio = w.RadioButtons(options=[(text, value) for value, text in options.items()],
                                    value=None, layout=w.Layout(width="auto"))
-            radio.add_class(KEYBOARD_CLASS)
             self.radios[key] = radio
             rows += [w.HTML(f"<b>{_esc(prompt)}</b>"), radio]
         self.save_button = w.Button(description=messages.SAVE_PREDICTION, button_style="primary",
@@ -623,18 +621,36 @@ class PredictionCard(_Card):
 
 # The course's keyboard and screen-reader fixes, which ipywidgets cannot make from Python: set once
 # per page by a small script (`accessibility()` displays it once per kernel).
-# - Quiz options (KEYBOARD_CLASS) carry data-lm-suppress-shortcuts, so the arrow keys move between
-#   options instead of JupyterLab's notebook moving to the next cell. Lumino checks the attribute
-#   before matching each element from the event's target up, and the notebook's binding matches
-#   the focused element itself (`... :focus`), so each radio input carries it too.
+# - Every control inside a course widget (KEYBOARD_CLASS: the quiz cards, the panel, the hints)
+#   carries data-lm-suppress-shortcuts, so its keys reach it: the arrow keys move between a
+#   question's options and a slider's steps, Enter presses a button, instead of JupyterLab's
+#   notebook moving to the next cell or into edit mode. Lumino checks the attribute before
+#   matching each element from the event's target up, and the notebook's bindings match the
+#   focused element itself (`... :focus`), so each control carries it, not only the card.
+#   ipywidgets gives its radio inputs no name, so each is a group of its own (Tab stops at every
+#   option): a question's options get one name, and Tab goes from the chosen option to Check.
+#   A choice made with the arrow keys is passed on to ipywidgets, which hears only clicks.
 # - Every slider's handle gets its description as its accessible name, and its readout as
 #   aria-valuetext (a slider over a list, hidden size 128, would otherwise announce "4").
 # - The run log's list gets a name.
 ACCESSIBILITY_SCRIPT = """
 (function () {
   function mark() {
-    document.querySelectorAll('.%(keyboard)s, .%(keyboard)s input').forEach(function (el) {
+    var keyboard = '.%(keyboard)s';
+    [keyboard].concat(['input', 'button', 'select', 'textarea', '[tabindex]'].map(function (tag) {
+      return keyboard + ' ' + tag;
+    })).forEach(function (selector) { document.querySelectorAll(selector).forEach(function (el) {
       el.setAttribute('data-lm-suppress-shortcuts', 'true');
+    }); });
+    document.querySelectorAll('.%(keyboard)s .widget-radio-box').forEach(function (box) {
+      if (!box.dataset.rnnLessonGroup) {
+        window.rnnLessonGroups = (window.rnnLessonGroups || 0) + 1;
+        box.dataset.rnnLessonGroup = 'rnn-lesson-options-' + window.rnnLessonGroups;
+      }
+      box.setAttribute('role', 'radiogroup');
+      box.querySelectorAll('input[type="radio"]').forEach(function (input) {
+        input.name = box.dataset.rnnLessonGroup;
+      });
     });
     document.querySelectorAll('.widget-slider, .jupyter-widget-slider').forEach(function (slider) {
       var label = slider.querySelector('.widget-label');
@@ -661,6 +677,19 @@ ACCESSIBILITY_SCRIPT = """
     window.rnnLessonAccessibility = new MutationObserver(soon);
     window.rnnLessonAccessibility.observe(document.body,
                                           {subtree: true, childList: true, characterData: true});
+    // A choice made with the arrow keys fires "change" but no "click", and ipywidgets' radio
+    // buttons listen for clicks only: pass such a change on as a click (a mouse's change, which
+    // follows its own click, is left alone).
+    var clicked = null;
+    function ours(el) { return el.type === 'radio' && el.closest('.%(keyboard)s'); }
+    document.addEventListener('click', function (event) {
+      if (!ours(event.target)) { return; }
+      clicked = event.target;
+      setTimeout(function () { clicked = null; }, 0);
+    }, true);
+    document.addEventListener('change', function (event) {
+      if (ours(event.target) && clicked !== event.target) { event.target.click(); }
+    }, true);
   }
 })();
 """ % {"keyboard": KEYBOARD_CLASS}

@@ -19,7 +19,7 @@ LAYERS = {  # module (relative to the package) -> layer; a layer may import its 
     "ui.plots": 2, "ui.svg": 2, "ui.widgets": 2,
     "lessons.overfitting": 3, "lessons.rnn_vs_lstm": 3, "lessons.real_data": 3,
     "lessons.original_script": 3, "lessons.write_the_fix": 3, "lessons.diagnose": 3,
-    "lessons.mastery": 3, "lessons.write_the_loop": 3, "lessons.summary": 3,
+    "lessons.mastery": 3, "lessons.write_the_loop": 3, "lessons.summary": 3, "lessons.paths": 3,
     "cli": 4, "__main__": 4,
 }
 CORE = {"data", "japanese_vowels", "models", "training"}

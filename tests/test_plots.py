@@ -1,8 +1,9 @@
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from rnn_lesson.data import load_course_data
 from rnn_lesson.lessons.overfitting import MapConfig, map_figure, plot_example_sequences, plot_run
-from rnn_lesson.ui.plots import _grid_position
+from rnn_lesson.ui.plots import TASK_LINES, _grid_position, new_figure, plot_learning_curves
 from test_widgets import fake_map, fake_run
 
 
@@ -22,6 +23,23 @@ def test_learning_curves_show_train_val_best_epoch_and_task_lines(fix_history):
     assert fig._suptitle.get_text().startswith("Task")
     assert len(fig.legends) == 1 and not ax_acc.get_legend() and not ax_loss.get_legend()
     assert ax_acc.get_xlim()[1] == pytest.approx(history.epochs + 0.5)  # the epochs it ran
+
+
+@pytest.mark.parametrize("height", [1.6, 2.5, 3.9])
+def test_reference_line_labels_never_overlap_however_short_the_plot(fix_history, height):
+    fig = new_figure(figsize=(6, height))
+    axes = fig.subplots(1, 2)
+    plot_learning_curves(fix_history, lines=TASK_LINES, ax_pair=tuple(axes))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # the layout as saved
+    renderer = canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in axes[1].texts), key=lambda b: -b.y0)
+    assert len(boxes) == 3
+    for upper, lower in zip(boxes, boxes[1:]):
+        assert upper.y0 >= lower.y1 - 1, "two reference-line labels overlap"
+    for text, line in zip(sorted(axes[1].texts, key=lambda t: -t.xy[1]),
+                          sorted(TASK_LINES, key=lambda line: -line.y)):
+        assert text.xy[1] == line.y  # each label still points at its own line
 
 
 def test_example_sequences_show_both_class_averages():

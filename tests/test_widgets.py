@@ -269,3 +269,39 @@ def test_a_long_run_log_opens_with_one_table_update_and_shows_its_newest_rows(tm
     assert updates == [RUN_LOG_LIMIT]  # one update of the table
     assert [r["run"] for r in log.rows] == list(range(1001 - RUN_LOG_LIMIT, 1001))
     assert "800 older ones are in" in log.note.value
+
+
+def test_every_course_widget_gives_its_controls_their_keys(baseline_history, tmp_path):
+    """The page script marks the controls inside KEYBOARD_CLASS (see quizzes.widgets): every card,
+    the panel and the hints carry it, and the two layers name the same class."""
+    import quizzes
+    from quizzes import widgets as quiz_widgets
+    from quizzes.progress import Progress
+    from rnn_lesson.lessons.overfitting import hint_panel
+    from rnn_lesson.ui import widgets as ui_widgets
+
+    assert ui_widgets.KEYBOARD_CLASS == quiz_widgets.KEYBOARD_CLASS
+    assert f".{quiz_widgets.KEYBOARD_CLASS}" in quiz_widgets.ACCESSIBILITY_SCRIPT
+    cards = [quizzes.show("p1"), quiz_widgets.ProgressCard(Progress(tmp_path / "p.json"))]
+    for card in cards:
+        card._repr_mimebundle_()
+        assert quiz_widgets.KEYBOARD_CLASS in card.widget._dom_classes, type(card).__name__
+    panel = lesson_panel(initial=None, auto_run=False)
+    assert ui_widgets.KEYBOARD_CLASS in panel.widget._dom_classes
+    assert ui_widgets.KEYBOARD_CLASS in hint_panel().widget._dom_classes
+
+
+@pytest.mark.parametrize("height", [120, 250])
+def test_the_svg_curves_reference_labels_never_overlap(height):
+    import re
+
+    from rnn_lesson.ui.plots import TASK_LINES
+    from rnn_lesson.ui.svg import LABEL_GAP, curves_svg
+
+    svg = curves_svg([(fake_run(0.3, 32, 0, 0.9, 0.87), "fix")], 20, TASK_LINES, height=height)
+    labels = {line.label for line in TASK_LINES}
+    ys = sorted(float(y) for y, text in re.findall(r'<text x="[^"]+" y="([^"]+)" font-size="8"'
+                                                   r'[^>]*>([^<]+)<', svg) if text in
+                {label.replace(">", "&gt;").replace("<", "&lt;") for label in labels})
+    assert len(ys) == 3
+    assert all(b - a >= LABEL_GAP for a, b in zip(ys, ys[1:])), ys

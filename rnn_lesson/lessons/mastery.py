@@ -55,6 +55,13 @@ def draw(seed: int, pictures: bool = True, workers: int = 2) -> tuple[Question, 
                  for kind, s in chosen)
 
 
+def sections(seed: int) -> list[Section | None]:
+    """The sections that teach the items of the test of `seed` (None: a learning-curve item of
+    the course data), without training anything."""
+    return [(REAL_DATA_SECTION if CURVE_KINDS[kind].real_data else None) if kind in CURVE_KINDS
+            else items.generate(kind, s).section for kind, s in plan(seed)]
+
+
 def shares_items(seed_a: int, seed_b: int) -> bool:
     """Whether two tests would ask a common item (a generated one, or the same kind of picture)."""
     def signature(seed: int) -> set[str]:

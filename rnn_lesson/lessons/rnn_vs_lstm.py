@@ -255,7 +255,7 @@ class LengthExplorer:
     def __init__(self, table: dict[tuple[str, int], Group]) -> None:
         import ipywidgets as w
 
-        from ..ui.widgets import show_png
+        from ..ui.widgets import KEYBOARD_CLASS, show_png
 
         self.table, self._show = table, show_png
         lengths = sorted({length for _, length in table})
@@ -265,6 +265,7 @@ class LengthExplorer:
         self.length = w.Dropdown(options=lengths, value=lengths[-1], description="length T")
         self.out = w.Output()
         self.widget = w.VBox([w.HBox([self.cell, self.length]), self.out])
+        self.widget.add_class(KEYBOARD_CLASS)
         self.png = b""
         self.cell.observe(self.redraw, names="value")
         self.length.observe(self.redraw, names="value")

@@ -74,11 +74,7 @@ def plot_learning_curves(
         fig, (ax_loss, ax_acc) = None, ax_pair
     draw_curves(ax_loss, ax_acc, history, max_epochs)
     ax_acc.set_ylim(*acc_ylim)
-    right = ax_acc.get_xlim()[1]
-    for line in lines:
-        ax_acc.axhline(line.y, color=line.color, ls=line.style, lw=1)
-        ax_acc.text(right, line.y, f" {line.label}", color=line.color, fontsize=7, va="center",
-                    ha="left", clip_on=False)
+    _draw_lines(ax_acc, lines)
     ax_acc.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax_loss.set_ylim(bottom=0)
     handles, labels = ax_acc.get_legend_handles_labels()
@@ -93,6 +89,29 @@ def plot_learning_curves(
     elif title:
         ax_loss.set_title(title, fontsize=10, loc="left")
     return fig
+
+
+LABEL_GAP_POINTS = 8.0  # between reference-line labels (their font is 7 pt)
+
+
+def _draw_lines(ax, lines: Sequence[Line]) -> None:
+    """Each reference line with its label at the right edge; labels of close lines (90% and
+    92%) are spread apart so that they never overlap, each at most a little off its line."""
+    right = ax.get_xlim()[1]
+    low, high = ax.get_ylim()
+    height_points = ax.get_window_extent().height * 72 / ax.figure.dpi
+    points_per_unit = height_points / (high - low)
+    below = None  # the height, in points, of the label drawn just above this one
+    for line in sorted(lines, key=lambda line: -line.y):
+        ax.axhline(line.y, color=line.color, ls=line.style, lw=1)
+        at = (line.y - low) * points_per_unit
+        if below is not None and below - at < LABEL_GAP_POINTS:
+            at = below - LABEL_GAP_POINTS
+        below = at
+        shift = at - (line.y - low) * points_per_unit
+        ax.annotate(f" {line.label}", (right, line.y), xytext=(0, shift),
+                    textcoords="offset points", color=line.color, fontsize=7, va="center",
+                    ha="left", annotation_clip=False)
 
 
 def draw_curves(ax_loss, ax_acc, history: History, max_epochs: int | None = None) -> None:

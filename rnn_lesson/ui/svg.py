@@ -36,6 +36,9 @@ class Series:
     dash: str = ""  # an SVG stroke-dasharray, "" for solid
 
 
+LABEL_GAP = 9  # px between reference-line labels (their font is 8 px)
+
+
 def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], title: str,
            lines: Sequence[Line], marks: Sequence[tuple[int, str]], percent: bool,
            width: int, height: int, left: int) -> str:
@@ -63,12 +66,17 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
                      f'text-anchor="middle" fill="{TEXT}">{tick}</text>')
     parts.append(f'<text x="{left + pad_l + plot_w / 2}" y="{height - 3}" font-size="9" '
                  f'text-anchor="middle" fill="{TEXT}">epoch</text>')
-    for line in lines:
+    above = None  # the baseline of the label drawn just above: labels never overlap
+    for line in sorted(lines, key=lambda line: -line.y):
         color = _svg_color(line.color)
+        label_y = y(line.y) - 2  # above its line, or below it where the label above is too close
+        if above is not None and label_y - above < LABEL_GAP:
+            label_y = max(y(line.y) + LABEL_GAP, above + LABEL_GAP)
+        above = label_y
         parts.append(f'<line x1="{left + pad_l}" x2="{left + pad_l + plot_w}" y1="{y(line.y):.1f}" '
                      f'y2="{y(line.y):.1f}" stroke="{color}" stroke-width="1" '
                      f'stroke-dasharray="{REFERENCE_DASH}"><title>{html.escape(line.label)}</title>'
-                     f'</line><text x="{left + pad_l + plot_w - 2}" y="{y(line.y) - 2:.1f}" '
+                     f'</line><text x="{left + pad_l + plot_w - 2}" y="{label_y:.1f}" '
                      f'font-size="8" text-anchor="end" fill="{color}">{html.escape(line.label)}</text>')
     for epoch, label in marks:
         parts.append(f'<line x1="{x(epoch):.1f}" x2="{x(epoch):.1f}" y1="{pad_t}" '

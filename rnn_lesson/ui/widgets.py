@@ -52,6 +52,9 @@ def with_png_fallback(widget: w.Widget, png: bytes, **kwargs) -> dict:
 
 
 HIDDEN_SIZES = (8, 16, 32, 64, 128, 256)
+# Marks a widget whose controls get their own keys in JupyterLab (arrow keys, Enter): the page
+# script of quizzes.widgets (which this layer cannot import) reads it; a test checks both agree.
+KEYBOARD_CLASS = "rnn-lesson-keyboard"
 LEARNING_RATES = tuple((lr_label(lr), lr) for lr in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2))
 
 
@@ -211,6 +214,7 @@ class ExperimentPanel:
         self.widget = w.VBox([w.HBox([left, right]), self.banner, self.curves, self.caption,
                               self.log.widget])
         self.widget.add_class("rnn-lesson-panel")
+        self.widget.add_class(KEYBOARD_CLASS)
         if initial is not None:  # a run of the start setting the notebook already did
             if self.settings() != (initial.model_config, initial.train_config):
                 raise ValueError("`initial` was trained with other settings than `start`")
@@ -482,6 +486,7 @@ class HintPanel:
         self.text = w.HTML("")
         self.button.on_click(lambda _: self.reveal_next())
         self.widget = w.VBox([self.text, self.button])
+        self.widget.add_class(KEYBOARD_CLASS)
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = self.widget._repr_mimebundle_(**kwargs)
