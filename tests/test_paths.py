@@ -52,3 +52,38 @@ def test_what_each_path_covers_of_the_test_over_200_draws(sections):
 
 def test_a_curve_item_is_taught_by_the_curves_section():
     assert paths.covers(SHORT_PATH, None) and paths.covers(FULL_PATH, None)
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell defines and the names it reads (a static approximation)."""
+    import ast
+
+    defined, read = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    return defined, read
+
+
+@pytest.mark.parametrize("name", list(paths.PATHS))
+def test_each_path_runs_on_its_own_every_name_is_defined_before_it_is_read(name):
+    # one kernel per notebook, as a learner runs it: a later stretch sees the earlier ones
+    import builtins
+
+    known = {notebook: set(dir(builtins)) | {"display", "get_ipython"} for notebook in NOTEBOOKS}
+    for stretch in paths.PATHS[name]:
+        for cell in paths.cells(stretch):
+            if cell["cell_type"] != "code":
+                continue
+            defined, read = _names("".join(cell["source"]))
+            missing = read - defined - known[stretch.notebook]
+            assert not missing, f"{stretch}: a cell reads {sorted(missing)} before the path defines it"
+            known[stretch.notebook] |= defined

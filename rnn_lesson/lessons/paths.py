@@ -35,12 +35,16 @@ class Stretch:
         return f"notebook {self.notebook[:2]} {where}"
 
 
-# The short path: the basics the test asks about, the experiment up to what each change does, what
-# LSTM and GRU return, then the curves to diagnose and the post-test. The full path: every notebook, the pre-test first.
+# The short path: the basics the test asks about, the experiment (the problem, the panel, the fix
+# written and graded, what each change does; not the loop exercise), what LSTM and GRU return,
+# then the curves to diagnose and the post-test. The full path: every notebook, the pre-test first.
 SHORT_PATH = (
     Stretch("01_rnn_basics.ipynb", stop="4. Sequences of different lengths"),
-    Stretch("02_overfitting_experiment.ipynb", stop="Before and after, against the lesson"),
+    Stretch("02_overfitting_experiment.ipynb", stop="Write the loop"),
+    Stretch("02_overfitting_experiment.ipynb", start="What each change does: the ablation",
+            stop="Before and after, against the lesson"),
     Stretch("03_rnn_vs_lstm.ipynb", stop="2. Longer sequences, with the pattern at the start"),
+    Stretch("05_diagnose_and_test.ipynb", stop="Before you start: the pre-test"),  # its imports
     Stretch("05_diagnose_and_test.ipynb", start="Diagnose the curves", stop="Your progress"),
 )
 FULL_PATH = (Stretch("05_diagnose_and_test.ipynb", stop="Diagnose the curves"),
