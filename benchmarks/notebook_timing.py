@@ -32,10 +32,11 @@ def path_seconds(path: tuple[paths.Stretch, ...], scratch: str) -> dict[str, flo
         for stretch in path:
             if stretch.notebook not in clients:
                 notebook = nbformat.read(paths.NOTEBOOK_FOLDER / stretch.notebook, as_version=4)
-                client = NotebookClient(
-                    notebook, timeout=1800, record_timing=True,
-                    km=KernelManager(transport="ipc", ip=str(Path(scratch) / "kernel")),
-                    resources={"metadata": {"path": str(paths.NOTEBOOK_FOLDER)}})
+                manager = KernelManager(transport="ipc", ip=str(Path(scratch) / "kernel"))
+                client = NotebookClient(notebook, km=manager, timeout=1800, record_timing=True,
+                                        resources={"metadata": {"path": str(paths.NOTEBOOK_FOLDER)}})
+                # nbclient shuts down only the kernels it created itself: this one is ours to stop
+                kernels.callback(manager.shutdown_kernel, now=True)
                 kernels.enter_context(client.setup_kernel())
                 clients[stretch.notebook] = (client, notebook)
             client, notebook = clients[stretch.notebook]
