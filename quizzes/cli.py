@@ -4,7 +4,8 @@
     python -m quizzes --practice        the lesson's five practice questions
     python -m quizzes --ids p3,t6       some of them
     python -m quizzes --test [--seed N] [--phase pre|post]
-                                        a test drawn fresh from a seed (random if not given)
+                                        a test drawn fresh from a seed (random if not given);
+                                        an unfinished test is taken up where it stopped
     python -m quizzes --test --seed N --json
                                         print that test as JSON and exit (nothing is saved)
 
@@ -49,10 +50,16 @@ def format_question(question: Question, number: int, total: int) -> str:
     return "\n".join(lines)
 
 
-def _ask(question: Question, stdin: TextIO, stdout: TextIO, echo: bool) -> str | None:
-    """Read a valid letter; None at end of input. Bad letters get a re-prompt."""
+HINT_KEY = "?"
+
+
+def _ask(question: Question, stdin: TextIO, stdout: TextIO, echo: bool,
+         on_hint=None) -> str | None:
+    """Read a valid letter; None at end of input. Bad letters get a re-prompt. With `on_hint`
+    (practice, not a test), "?" shows the question's hint first and calls `on_hint()`."""
     letters = tuple(question.options)
-    prompt = f"Your answer ({'/'.join(letters)}): "
+    ask_hint = f", {HINT_KEY} for a hint" if on_hint else ""
+    prompt = f"Your answer ({'/'.join(letters)}{ask_hint}): "
     while True:
         stdout.write(prompt)
         stdout.flush()
@@ -65,7 +72,11 @@ def _ask(question: Question, stdin: TextIO, stdout: TextIO, echo: bool) -> str |
         letter = line.strip().upper()
         if letter in letters:
             return letter
-        stdout.write(f"Please answer with one of {', '.join(letters)}.\n")
+        if on_hint and letter == HINT_KEY:
+            stdout.write(_wrap(messages.hint(question.hint), "  ") + "\n")
+            on_hint()
+            continue
+        stdout.write(f"Please answer with one of {', '.join(letters)}{ask_hint}.\n")
 
 
 def run_quiz(
@@ -75,19 +86,35 @@ def run_quiz(
     echo: bool = False,
     progress: Progress | None = None,
     phase: str | None = None,
+    answered: dict[str, str] | None = None,
 ) -> QuizSession:
     """Ask each question, give feedback after each answer, then print the score.
 
-    Practice answers (no `phase`) are recorded in `progress` as the notebooks' cards record them;
-    a test (`phase` "pre" or "post") records its answers and, once finished, its score, and
-    reviews the missed items. Stops early, without a traceback, if the input ends; check
-    ``session.finished``.
+    Practice answers (no `phase`) are recorded in `progress` as the notebooks' cards record them,
+    and "?" shows a question's hint before answering; a test (`phase` "pre" or "post") records its
+    answers and, once finished, its score, and reviews the missed items. `answered` (a test taken
+    up again) holds the answers given before: those questions are not asked again. Stops early,
+    without a traceback, if the input ends; check ``session.finished``.
     """
     session = QuizSession(tuple(questions))
     total = len(questions)
+    for question in questions:
+        letter = (answered or {}).get(question.id)
+        if letter in question.options:
+            session.answer(question.id, letter)
+    if session.answers:
+        stdout.write(f"\nTaken up where you stopped: {len(session.answers)} of {total} answered "
+                     "before.\n")
     for number, question in enumerate(questions, 1):
+        if question.id in session.answers:
+            continue
         stdout.write("\n" + format_question(question, number, total) + "\n")
-        letter = _ask(question, stdin, stdout, echo)
+        on_hint = None
+        if phase is None and progress is not None:
+            on_hint = lambda qid=question.id: progress.record_hint(qid)  # noqa: E731
+        elif phase is None:
+            on_hint = lambda: None  # noqa: E731
+        letter = _ask(question, stdin, stdout, echo, on_hint)
         if letter is None:
             stdout.write(
                 f"Input ended after {len(session.answers)} of {total} questions; stopping.\n"
@@ -103,6 +130,9 @@ def run_quiz(
             continue  # a test is reviewed at the end, not after each answer
         if result.correct:
             stdout.write(messages.correct(result.answer, result.answer_text) + "\n")
+            if question.common_mistakes:  # what the others stand for, as the notebooks show
+                stdout.write(f"  {messages.LESSON_MISTAKES}\n" + "".join(
+                    _wrap(mistake, "    - ", "      ") + "\n" for mistake in question.common_mistakes))
         else:
             stdout.write(f"{messages.not_yet(result.chosen)} "
                          f"{messages.reveal(result.answer, result.answer_text)}\n")
@@ -122,7 +152,7 @@ def run_quiz(
                 if question.section is not None:
                     stdout.write(f"  {messages.taught_in(question.section.label)}\n")
     if progress is not None and progress.problem:
-        stdout.write(progress.problem + "\n")
+        stdout.write(_wrap(f"{progress.problem} {messages.TERMINAL_UNSAVED}") + "\n")
     return session
 
 
@@ -168,7 +198,7 @@ def main(
         parser.error("--json needs --seed N: a test printed as JSON must be reproducible")
 
     progress = Progress()
-    phase = None
+    phase, answered = None, {}
     if args.test:
         from rnn_lesson.lessons import mastery  # the test needs torch and the course's runs
 
@@ -178,11 +208,22 @@ def main(
             return 0
         phase = args.phase or ("post" if (progress.test("pre") or {}).get("score") else "pre")
         seed = args.seed
-        if seed is None:
-            other = progress.test("post" if phase == "pre" else "pre")
-            seed = _fresh_seed(mastery, None if other is None else other["seed"])
+        saved = progress.test(phase)
+        other = progress.test("post" if phase == "pre" else "pre")
+        other_seed = None if other is None else other["seed"]
+        if saved is not None and "score" not in saved and seed in (None, saved["seed"]):
+            seed, answered = saved["seed"], saved["answers"]  # an unfinished test: take it up
+        else:
+            if seed is not None and other_seed is not None and mastery.shares_items(seed, other_seed):
+                parser.error(f"the test of seed {seed} asks items of your "
+                             f"{messages.PHASES['pre' if phase == 'post' else 'post']} (seed "
+                             f"{other_seed}): choose another seed, or leave --seed out for a "
+                             "fresh one")
+            if seed is None:
+                seed = _fresh_seed(mastery, other_seed)
+            answered = {}
+            progress.start_test(phase, seed)
         questions = mastery.draw(seed, pictures=False)
-        progress.start_test(phase, seed)
     elif args.ids is not None:
         ids = [i.strip() for i in args.ids.split(",") if i.strip()]
         if not ids:
@@ -210,7 +251,7 @@ def main(
     stdout.write(f"nn.RNN quiz. {title}. Answer with a letter and press Enter.\n")
     try:
         session = run_quiz(questions, stdin, stdout, echo=not interactive, progress=progress,
-                           phase=phase)
+                           phase=phase, answered=answered if phase else None)
     except KeyboardInterrupt:
         stdout.write("\nStopped; your answers so far are saved.\n")
         return 130

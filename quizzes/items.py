@@ -67,15 +67,22 @@ class Kind:
 
 KINDS: dict[str, Kind] = {}
 
-# What the notebooks already show: a test item with these parameters would be one the learner has
-# seen answered (p3, t6, notebook 01's examples and its parameter count).
+# What the notebooks show answered: a test item with these parameters would be one the learner has
+# seen worked out (p3, p4, t6, t7, notebook 01's examples, the parameter counts of notebooks 01, 03
+# and 06). tests/test_mastery.py finds every nn.RNN built in a notebook and checks it is listed.
 SHOWN_IN_NOTEBOOKS = {
-    ("output_shape", 5, 3, True, (4, 7, 5)),
-    ("h_n_shape", 10, 20, 2, True, False, (4, 7, 10)),
-    ("h_n_shape", 5, 3, 2, True, False, (4, 7, 5)), ("h_n_shape", 5, 3, 2, False, False, (7, 4, 5)),
-    ("h_n_shape", 5, 3, 2, True, True, (4, 7, 5)),
-    ("constructor", 10, 20), ("param_count_rnn", 10, 20, 1),
-    ("input_size_error", 8, 4, 10),
+    ("output_shape", 5, 3, True, (4, 7, 5)), ("output_shape", 10, 4, True, (3, 6, 10)),
+    *((kind, *layer) for kind in ("h_n_shape", "h0_shape") for layer in (
+        (10, 20, 2, True, False, (4, 7, 10)), (10, 4, 2, True, False, (3, 6, 10)),
+        (5, 3, 2, True, False, (4, 7, 5)), (5, 3, 2, False, False, (7, 4, 5)),
+        (5, 3, 2, True, True, (4, 7, 5)))),
+    ("bidirectional_final", 5, 3, 2, 4, 7, True), ("bidirectional_final", 5, 3, 2, 4, 7, False),
+    *(("constructor", i, h) for i, h in ((10, 20), (20, 10), (8, 4), (10, 4), (5, 3), (10, 32))),
+    *(("param_count_rnn", i, h, layers) for i, h, layers in
+      ((10, 20, 1), (10, 20, 2), (10, 32, 1), (10, 32, 2), (10, 4, 1), (10, 4, 2), (5, 3, 1),
+       (5, 3, 2), (8, 4, 1))),
+    ("input_size_error", 8, 4, 10, 3, 5),
+    ("dropout_where", 10, 20, 1, 0.3),
 }
 
 
@@ -140,7 +147,9 @@ def _quiet_torch() -> Iterator[None]:
 
 
 def shape(values) -> str:
-    return "(" + ", ".join(str(int(v)) for v in values) + ")"
+    """A shape as Python prints a tuple: (4, 7, 20), and (12,) for one dimension."""
+    numbers = [str(int(v)) for v in values]
+    return "(" + ", ".join(numbers) + ("," if len(numbers) == 1 else "") + ")"
 
 
 def _distinct(rng: random.Random, low: int, high: int, n: int, avoid: set[int] = frozenset()) -> list[int]:
@@ -173,6 +182,69 @@ def _sizes(rng: random.Random) -> tuple[int, int, int, int]:
     return i, h, batch, steps
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A classic mistake about a shape: `flag` names it for a kind's `believed` function."""
+
+    flag: str
+    name: str  # "Assuming batch_first also applies to h_n"
+    why: str  # why it is wrong, for this item's numbers
+
+
+def _two_mistakes(rng: random.Random, believed: Callable[[frozenset], tuple | None],
+                  mistakes: list[Mistake], right: Callable[[tuple], bool]) -> tuple[Option, list[Option]]:
+    """The key and three wrong shapes: the four corners of two mistakes, made or not (neither,
+    the first, the second, both). `believed(flags)` is the shape a learner making those mistakes
+    expects (None where the two do not combine); `right(shape)` is PyTorch's verdict.
+
+    Why corners: with one mistake per wrong option, each wrong shape differs from the key in one
+    place, so the option that agrees most with the others, number by number, is the key (about
+    nine times in ten). With corners every number of an option is shared by another option, so
+    that guess is no better than chance (tests/test_mastery.py measures it)."""
+    truth = believed(frozenset())
+    pairs = [(a, b) for n, a in enumerate(mistakes) for b in mistakes[n + 1:]]
+    rng.shuffle(pairs)
+    for a, b in pairs:
+        corners = [believed(frozenset({a.flag})), believed(frozenset({b.flag})),
+                   believed(frozenset({a.flag, b.flag}))]
+        if None in corners or len({truth, *corners}) < 4:
+            continue
+        both = f"{a.name}, and {b.name[0].lower()}{b.name[1:]}"
+        wrong = [Option(shape(c), right(c), name, why) for c, name, why in
+                 zip(corners, (a.name, b.name, both), (a.why, b.why, f"{a.why} {b.why}"))]
+        return Option(shape(truth), right(truth)), wrong
+    raise Redraw("no two mistakes give four different shapes")
+
+
+def _states(layers: int, directions: int, flags: frozenset) -> int:
+    """How many final states (num_layers x directions) a learner making `flags` expects."""
+    return (1 if "layers" in flags else layers) * (1 if "directions" in flags else directions)
+
+
+def _stack_mistakes(layers: int, directions: int, batch_first: bool, h: int, i: int,
+                    state: str = "h_n") -> list[Mistake]:
+    """The mistakes about a final state's shape that these settings make possible."""
+    found = [Mistake("input", "Mixing hidden_size with input_size",
+                     f"A state has hidden_size={h} numbers, not input_size={i}.")]
+    if batch_first:
+        found.append(Mistake("batch_first", f"Assuming batch_first also applies to {state}",
+                             f"batch_first changes the input and output, never {state}."))
+    if directions == 2:
+        found.append(Mistake("directions", "Forgetting that each direction has its own state",
+                             "A bidirectional layer keeps a forward and a backward state per layer."))
+    if layers > 1:
+        found.append(Mistake("layers", f"Forgetting that {state} has one entry per layer",
+                             f"There is one final state per layer (and direction): "
+                             f"num_layers={layers}."))
+    return found
+
+
+def _state_shape(layers: int, directions: int, batch: int, size: int, flags: frozenset) -> tuple:
+    """(num_layers x directions, batch, size), as a learner making `flags` expects it."""
+    n = _states(layers, directions, flags)
+    return (batch, n, size) if "batch_first" in flags else (n, batch, size)
+
+
 # ---------------------------------------------------------------------------------------------
 # Easy
 
@@ -186,23 +258,32 @@ def _output_shape(rng: random.Random) -> Draft:
     output, h_n = rnn(torch.randn(x_shape))
     truth = tuple(output.shape)
     layout = "(batch, seq_len, features)" if batch_first else "(seq_len, batch, features)"
-    other = (x_shape[1], x_shape[0], h)
-    wrong = [
-        _shape_option(other, truth, "Ignoring batch_first parameter",
-                      f"batch_first={batch_first}: output keeps the input's layout {layout}."),
-        _shape_option((*x_shape[:2], i), truth, "Mixing hidden_size with input_size in output shape",
-                      f"Each step of output has hidden_size={h} numbers, not input_size={i}."),
-        _shape_option(tuple(h_n.shape), truth, "Confusing output with h_n",
-                      "That is h_n: the last step of each layer. output holds every step."),
-        _shape_option((x_shape[0], h, x_shape[1]), truth, "Putting the features before the time steps",
-                      "Features always come last, as in the input."),
-    ]
+
+    def believed(flags: frozenset) -> tuple | None:
+        if {"h_n", "middle"} <= flags:
+            return None
+        size = i if "input" in flags else h
+        first, second = (x_shape[1], x_shape[0]) if "layout" in flags else x_shape[:2]
+        if "h_n" in flags:  # (1 layer, batch, size); swapped by a learner who applies the layout
+            return (batch, 1, size) if "layout" in flags else (1, batch, size)
+        return (first, size, second) if "middle" in flags else (first, second, size)
+
+    key, wrong = _two_mistakes(rng, believed, [
+        Mistake("layout", "Ignoring the batch_first parameter",
+                f"batch_first={batch_first}: output keeps the input's layout {layout}."),
+        Mistake("input", "Mixing hidden_size with input_size in the output shape",
+                f"Each step of output has hidden_size={h} numbers, not input_size={i}."),
+        Mistake("h_n", "Confusing output with h_n",
+                "h_n is the last step of each layer; output holds every step."),
+        Mistake("middle", "Putting the features before the time steps",
+                "The features always come last, as in the input."),
+    ], lambda candidate: candidate == truth)
     return Draft(
         params=(i, h, batch_first, x_shape),
         prompt="What is the shape of output after this code runs?",
         code=f"rnn = {_layer_code('RNN', i, h, batch_first=batch_first)}\n"
              f"x = torch.randn{shape(x_shape)}\noutput, h_n = rnn(x)",
-        key=_shape_option(truth, truth), wrong=wrong,
+        key=key, wrong=wrong,
         explanation=f"With batch_first={batch_first} the layer reads x {shape(x_shape)} as "
                     f"{layout}: a batch of {batch}, {steps} steps. output holds the hidden state "
                     f"at every step, in the same layout: {shape(truth)}, with hidden_size={h} "
@@ -215,32 +296,45 @@ def _layout_default(rng: random.Random) -> Draft:
     i, h, first, second = _sizes(rng)
     rnn = nn.RNN(i, h)
     output, h_n = rnn(torch.randn(first, second, i))
-    steps, batch = output.shape[0], h_n.shape[1]
+    truth = (output.shape[0], h_n.shape[1], rnn.input_size)  # steps, batch, features: PyTorch's
 
-    def reads(n_steps: int, n_batch: int, text: str, mistake: str = "", why: str = "") -> Option:
-        return Option(text, (steps, batch) == (n_steps, n_batch), mistake, why)
+    def believed(flags: frozenset) -> tuple:
+        """(steps, batch, features) as read by a learner who thinks the batch comes first
+        ("batch_first") or the features sit in the middle ("middle"); both: Conv1d's layout."""
+        dims = [first, second, i]  # the sizes of x, in order
+        roles = ["steps", "batch", "features"]
+        if "batch_first" in flags:
+            roles[0], roles[1] = roles[1], roles[0]
+        if "middle" in flags:
+            roles[1], roles[2] = roles[2], roles[1]
+        read = dict(zip(roles, dims))
+        return read["steps"], read["batch"], read["features"]
 
+    def reads(steps_batch_features: tuple, mistake: str = "", why: str = "") -> Option:
+        steps, batch, features = steps_batch_features
+        return Option(f"{steps} time steps, a batch of {batch} sequences, {features} features "
+                      "per step", steps_batch_features == truth, mistake, why)
+
+    # The four corners of two mistakes (see _two_mistakes): no reading stands out by its numbers.
     wrong = [
-        reads(second, first, f"a batch of {first} sequences, {second} time steps each",
+        reads(believed(frozenset({"batch_first"})),
               "Assuming the batch comes first without batch_first=True",
               "Without batch_first the layout is (seq_len, batch, features)."),
-        reads(-1, -1, f"a batch of {first} sequences, {second} features per step",
-              "Taking the middle dimension for the features",
+        reads(believed(frozenset({"middle"})), "Taking the middle dimension for the features",
               f"The features are the last dimension, {i}: the layer's input_size."),
-        reads(first * second, 1, f"one unbatched sequence of {first * second} time steps",
-              "Thinking a 3-D input is flattened into one sequence",
-              "A 3-D input is a batch; only a 2-D input is one unbatched sequence."),
+        reads(believed(frozenset({"batch_first", "middle"})),
+              "Reading x as Conv1d's (batch, channels, length)",
+              "Recurrent layers put the features last: (seq_len, batch, features) by default."),
     ]
     return Draft(
         params=(i, h, first, second),
         prompt="How does this layer read x?",
         code=f"rnn = {_layer_code('RNN', i, h)}\nx = torch.randn{shape((first, second, i))}\n"
              "output, h_n = rnn(x)",
-        key=reads(first, second, f"{first} time steps, for a batch of {second} sequences"),
-        wrong=wrong,
+        key=reads(believed(frozenset())), wrong=wrong,
         explanation=f"Without batch_first=True PyTorch's recurrent layers expect (seq_len, batch, "
                     f"features): {first} steps, a batch of {second}, {i} features. You can see it "
-                    f"in h_n, whose batch dimension is {batch}: shape {shape(h_n.shape)}.",
+                    f"in h_n, whose batch dimension is {h_n.shape[1]}: shape {shape(h_n.shape)}.",
         hint="What is batch_first's default, and what layout does it mean?")
 
 
@@ -256,18 +350,28 @@ def _constructor(rng: random.Random) -> Draft:
             ok = False
         return Option(text, ok, mistake, why)
 
-    key = built(rng.choice([f"nn.RNN({i}, {h})", f"nn.RNN(input_size={i}, hidden_size={h})",
-                            f"nn.RNN(hidden_size={h}, input_size={i})"]))
+    def call(first: int, second: int, style: str) -> str:
+        """nn.RNN with these two sizes, positional or by keyword (in either order)."""
+        return {"positional": f"nn.RNN({first}, {second})",
+                "keywords": f"nn.RNN(input_size={first}, hidden_size={second})",
+                "reversed": f"nn.RNN(hidden_size={second}, input_size={first})"}[style]
+
+    # Every way of writing the call appears among the wrong options as well as in the key, so the
+    # form of a line says nothing.
+    styles = ["positional", "keywords", "reversed"]
+    keyword = rng.choice(["keywords", "reversed"])
     wrong = [
-        built(f"nn.RNN({h}, {i})", "Using positional args in wrong order",
+        built(call(h, i, "positional"), "Using positional args in wrong order",
               f"Positional arguments go (input_size, hidden_size): this reads {h} features."),
-        built(f"nn.RNN(input_size={h}, hidden_size={i})", "Swapping input_size and hidden_size",
+        built(call(h, i, keyword), "Swapping input_size and hidden_size",
               "The names are right but the values are swapped."),
-        built(f"nn.RNN({i})", "Omitting hidden_size parameter",
-              "hidden_size has no default: this raises TypeError."),
-        built(f"nn.RNN({i}, num_layers={h})", "Taking num_layers for the hidden size",
-              f"num_layers stacks layers; hidden_size is still missing, so this raises TypeError."),
+        built(rng.choice([f"nn.RNN({i})", f"nn.RNN(input_size={i})"]),
+              "Omitting hidden_size parameter", "hidden_size has no default: this raises TypeError."),
+        built(rng.choice([f"nn.RNN({i}, num_layers={h})", f"nn.RNN(input_size={i}, num_layers={h})"]),
+              "Taking num_layers for the hidden size",
+              "num_layers stacks layers; hidden_size is still missing, so this raises TypeError."),
     ]
+    key = built(call(i, h, rng.choice(styles)))
     return Draft(
         params=(i, h),
         prompt=f"Which line builds an nn.RNN that reads {i} features per time step and keeps a "
@@ -282,7 +386,10 @@ def _constructor(rng: random.Random) -> Draft:
 @kind("input_size_error", "easy", Section(BASICS, "3. The input-size mismatch"))
 def _input_size_error(rng: random.Random) -> Draft:
     expected, h, batch, steps = _sizes(rng)
-    given = rng.choice([v for v in range(2, 25) if v not in (expected, h, batch, steps)])
+    # Most items feed a wrong number of features, some the right one: the answer is not always
+    # an error, and every item offers two outcomes that run and two that raise.
+    given = expected if rng.random() < 0.5 else \
+        rng.choice([v for v in range(2, 25) if v not in (expected, h, batch, steps)])
     rnn = nn.RNN(input_size=expected, hidden_size=h, batch_first=True)
     x = torch.randn(batch, steps, given)
     try:
@@ -295,34 +402,43 @@ def _input_size_error(rng: random.Random) -> Draft:
     def raises(text: str, fragment: str, mistake: str = "", why: str = "") -> Option:
         return Option(text, bool(outcome) and fragment in outcome, mistake, why)
 
-    def runs(text: str, result_shape: tuple, mistake: str, why: str) -> Option:
+    def runs(text: str, result_shape: tuple, mistake: str = "", why: str = "") -> Option:
         return Option(text, output is not None and tuple(output.shape) == result_shape, mistake, why)
 
-    trim = (f"It runs, reading only the first {expected} of the {given} features" if given > expected
-            else f"It runs, padding each step with zeros to {expected} features")
-    wrong = [
-        runs(f"It runs, and output has the shape {shape((batch, steps, h))}", (batch, steps, h),
-             "Ignoring input_size mismatch", "The layer checks the size of every step's input."),
-        Option(trim, trimmed is not None and torch.allclose(output, trimmed),
-               "Expecting PyTorch to trim or pad the input", "PyTorch never trims or pads features."),
-        raises(f"RuntimeError: hidden_size {h} must equal the {given} input features",
-               "hidden_size must", "Believing hidden_size must equal the input size",
-               "input_size and hidden_size are independent."),
-        raises(f"RuntimeError: a batch of {batch} must have {batch} features per step",
-               "batch", "Confusing the batch size with the features",
-               "The batch size is free; the features must match input_size."),
-    ]
+    # The features the message names: the given ones, or (when they match) the middle dimension,
+    # which a learner who misreads the layout takes for them.
+    named = given if given != expected else steps
+    it_runs = runs(f"It runs, and output has the shape {shape((batch, steps, h))}",
+                   (batch, steps, h), "Ignoring the input_size mismatch",
+                   "The layer checks the size of every step's input.")
+    mismatch = raises(f"RuntimeError: input_size is {expected}, the input has {named} per step",
+                      f"Expected {expected}, got {named}", "Taking the middle dimension for the "
+                      "features", f"With batch_first=True the features are the last dimension, "
+                      f"{given}, which matches input_size={expected}.")
+    other_runs = runs(f"It runs, and output has the shape {shape((batch, steps, given))}",
+                      (batch, steps, given), "Mixing hidden_size with input_size in the output shape",
+                      f"Each step of output has hidden_size={h} numbers.")
+    if given > expected and rng.random() < 0.5:
+        other_runs = Option(f"It runs, reading only the first {expected} of the {given} features",
+                            trimmed is not None and torch.allclose(output, trimmed),
+                            "Expecting PyTorch to trim the input", "PyTorch never trims or pads features.")
+    key, wrong = (it_runs, [other_runs, mismatch]) if not outcome else (mismatch, [other_runs, it_runs])
+    wrong.append(raises(f"RuntimeError: hidden_size {h} must equal the {given} input features",
+                        "hidden_size must", "Believing hidden_size must equal the input size",
+                        "input_size and hidden_size are independent."))
+    said = outcome.splitlines()[0] if outcome else ""
     return Draft(
-        params=(expected, h, given),
+        params=(expected, h, given, batch, steps),
         prompt="What happens when this code runs?",
         code=f"rnn = {_layer_code('RNN', expected, h, batch_first=True)}\n"
              f"x = torch.randn{shape((batch, steps, given))}\noutput, h_n = rnn(x)",
-        key=raises(f"RuntimeError: input_size is {expected}, the input has {given} per step",
-                   f"Expected {expected}, got {given}"),
-        wrong=wrong,
-        explanation=f"The last dimension of the input must equal input_size. PyTorch says: "
-                    f"\"{outcome.splitlines()[0] if outcome else 'no error'}\". Build the layer "
-                    f"with input_size={given}, or feed {expected} features.",
+        key=key, wrong=wrong,
+        explanation=(f"The last dimension of the input must equal input_size. Here it is {given}, "
+                     f"not {expected}: PyTorch says \"{said}\". Build the layer with "
+                     f"input_size={given}, or feed {expected} features." if outcome else
+                     f"The last dimension of the input, {given}, equals input_size: it runs. With "
+                     f"batch_first=True, output is (batch, seq_len, hidden_size) = "
+                     f"{shape((batch, steps, h))}."),
         hint="Compare the input's last dimension with the layer's input_size.")
 
 
@@ -345,25 +461,26 @@ def _h_n_shape(rng: random.Random) -> Draft:
     rnn = nn.RNN(i, h, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
     output, h_n = rnn(torch.randn(x_shape))
     truth = tuple(h_n.shape)
-    wrong = [
-        _shape_option((batch, layers * directions, h), truth,
-                      "Assuming batch_first also puts batch first in h_n",
-                      "batch_first changes the input and output, never h_n."),
-        _shape_option((layers, batch, h), truth, "Forgetting that each direction has its own state",
-                      "A bidirectional layer has a forward and a backward final state per layer."),
-        _shape_option((directions, batch, h), truth, "Forgetting that h_n has one entry per layer",
-                      f"There is one final state per layer (and direction): num_layers={layers}."),
-        _shape_option(tuple(output.shape), truth, "Mixing up h_n with output",
-                      "That is output: every step of the top layer. h_n is the last step of every layer."),
-        _shape_option((layers * directions, batch, i), truth,
-                      "Mixing hidden_size with input_size", f"A state has hidden_size={h} numbers."),
-    ]
+
+    def believed(flags: frozenset) -> tuple | None:
+        size = i if "input" in flags else h
+        if "output" in flags:  # every step of the top layer, in the input's layout
+            if flags & {"batch_first", "layers"}:
+                return None
+            return (*x_shape[:2], (1 if "directions" in flags else directions) * size)
+        return _state_shape(layers, directions, batch, size, flags)
+
+    key, wrong = _two_mistakes(
+        rng, believed, _stack_mistakes(layers, directions, batch_first, h, i) + [
+            Mistake("output", "Mixing up h_n with output",
+                    "output is every step of the top layer; h_n is the last step of every layer.")],
+        lambda candidate: candidate == truth)
     return Draft(
         params=(i, h, layers, batch_first, bidirectional, x_shape),
         prompt="What is the shape of h_n after this code runs?",
         code=f"rnn = {_layer_code('RNN', i, h, layers, batch_first, bidirectional)}\n"
              f"x = torch.randn{shape(x_shape)}\noutput, h_n = rnn(x)",
-        key=_shape_option(truth, truth), wrong=wrong,
+        key=key, wrong=wrong,
         explanation=f"h_n holds the final state of every layer and direction: (num_layers x "
                     f"directions, batch, hidden_size) = ({layers} x {directions}, {batch}, {h}) = "
                     f"{shape(truth)}, whatever batch_first says. output is {shape(output.shape)}.",
@@ -378,33 +495,33 @@ def _h0_shape(rng: random.Random) -> Draft:
     rnn = nn.RNN(i, h, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
     x = torch.randn(x_shape)
 
-    def accepted(candidate: tuple, mistake: str = "", why: str = "") -> Option:
+    def accepted(candidate: tuple) -> bool:
         try:
             rnn(x, torch.zeros(candidate))
-            ok = True
+            return True
         except RuntimeError:
-            ok = False
-        return Option(shape(candidate), ok, mistake, why)
+            return False
 
-    right = (layers * directions, batch, h)
-    wrong = [
-        accepted((batch, layers * directions, h), "Assuming batch_first also applies to h_0",
-                 "batch_first changes the input and output, never h_0 or h_n."),
-        accepted((layers, batch, h), "Forgetting that each direction has its own state",
-                 "A bidirectional layer needs a starting state per layer and direction."),
-        accepted((directions, batch, h), "Forgetting that h_0 has one entry per layer",
-                 f"Each of the {layers} layers starts from its own state."),
-        accepted((layers * directions, batch, i), "Mixing hidden_size with input_size",
-                 f"A state has hidden_size={h} numbers, not input_size={i}."),
-        accepted((layers * directions, steps, h), "Giving a starting state per time step",
-                 "h_0 is one state per sequence, before the first step."),
-    ]
+    def believed(flags: frozenset) -> tuple | None:
+        if {"steps", "batch_first"} <= flags:
+            return None
+        size = i if "input" in flags else h
+        if "steps" in flags:  # a starting state per time step
+            return (_states(layers, directions, flags), steps, size)
+        return _state_shape(layers, directions, batch, size, flags)
+
+    key, wrong = _two_mistakes(
+        rng, believed, _stack_mistakes(layers, directions, batch_first, h, i, state="h_0") + [
+            Mistake("steps", "Giving a starting state per time step",
+                    "h_0 is one state per sequence, before the first step.")],
+        accepted)
+    right = _state_shape(layers, directions, batch, h, frozenset())
     return Draft(
         params=(i, h, layers, batch_first, bidirectional, x_shape),
         prompt="rnn(x, h_0) runs this layer from a given starting state. Which shape must h_0 have?",
         code=f"rnn = {_layer_code('RNN', i, h, layers, batch_first, bidirectional)}\n"
              f"x = torch.randn{shape(x_shape)}",
-        key=accepted(right), wrong=wrong,
+        key=key, wrong=wrong,
         explanation=f"h_0 has the shape of h_n: (num_layers x directions, batch, hidden_size) = "
                     f"{shape(right)}, whatever batch_first says. Any other shape makes PyTorch "
                     "raise RuntimeError.",
@@ -456,10 +573,17 @@ DROPOUT_PLACES = {
 }
 
 
+def _upper_inputs(layers: int) -> str:
+    """'input of layer 2 is' or 'inputs of layers 2 and 3 are'."""
+    if layers == 2:
+        return "input of layer 2 is"
+    return "inputs of layers " + ", ".join(str(n) for n in range(2, layers)) + f" and {layers} are"
+
+
 @kind("dropout_where", "medium", Section(EXPERIMENT, "Where the dropout of nn.RNN acts"))
 def _dropout_where(rng: random.Random) -> Draft:
     i, h = _distinct(rng, 4, 32, 2)
-    layers = rng.choice([1, 2, 2, 3])
+    layers = rng.choice([1, 1, 2, 3])  # half the items have one layer: neither answer is a safe guess
     p = rng.choice([0.2, 0.3, 0.4, 0.5, 0.6])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -483,7 +607,7 @@ def _dropout_where(rng: random.Random) -> Draft:
         "top": ("Thinking nn.RNN drops its own output",
                 "The last layer's output is returned as is; add nn.Dropout yourself after it."),
         "nowhere": ("Thinking nn.RNN's dropout needs more than two layers",
-                    f"With {layers} layers the inputs of layers 2 to {layers} are dropped."),
+                    f"With {layers} layers the {_upper_inputs(layers)} dropped."),
     }
     options = {place: Option(text, measured[place], *mistakes[place])
                for place, text in DROPOUT_PLACES.items()}
@@ -496,10 +620,9 @@ def _dropout_where(rng: random.Random) -> Draft:
         code=f"rnn = {_layer_code('RNN', i, h, layers, batch_first=True, extra=f'dropout={p}')}"
              "\nrnn.train()",
         key=key, wrong=[o for o in options.values() if not o.correct],
-        explanation=("nn.RNN(dropout=p) drops the outputs of every layer except the last, that "
-                     f"is the input{'s of layers 2 to ' if layers > 2 else ' of layer '}{layers}: "
-                     "run twice in training mode, layer 1's final state is identical, the others "
-                     "differ."
+        explanation=("nn.RNN(dropout=p) drops the outputs of every layer except the last: with "
+                     f"{layers} layers the {_upper_inputs(layers)} dropped. Run twice in training "
+                     "mode, layer 1's final state is identical, the others differ."
                      if layers > 1 else
                      "nn.RNN(dropout=p) acts only between stacked layers; with num_layers=1 there "
                      "is none, so PyTorch warns and drops nothing. Add nn.Dropout after the layer, "
@@ -576,26 +699,28 @@ def _lstm_state_shape(rng: random.Random) -> Draft:
     lstm = nn.LSTM(i, h, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
     output, (h_n, c_n) = lstm(torch.randn(x_shape))
     truth = tuple(c_n.shape)
-    wrong = [
-        _shape_option((layers * directions, batch, 4 * h), truth,
-                      "Thinking the cell state has one slice per gate",
-                      "The four gates share one cell state of hidden_size numbers."),
-        _shape_option((batch, layers * directions, h), truth,
-                      "Assuming batch_first also puts batch first in c_n",
-                      "batch_first changes the input and output, never h_n or c_n."),
-        _shape_option(tuple(output.shape), truth, "Mixing up the cell state with the output",
-                      "output holds h_t at every step of the top layer; c_n is the last step only."),
-        _shape_option((layers, batch, h), truth, "Forgetting that each direction has its own state",
-                      "A bidirectional LSTM keeps a cell state per layer and direction."),
-        _shape_option((directions, batch, h), truth, "Forgetting that c_n has one entry per layer",
-                      f"There is one cell state per layer: num_layers={layers}."),
-    ]
+
+    def believed(flags: frozenset) -> tuple | None:
+        size = (4 if "gates" in flags else 1) * (i if "input" in flags else h)
+        if "output" in flags:
+            if flags & {"batch_first", "layers"}:
+                return None
+            return (*x_shape[:2], (1 if "directions" in flags else directions) * size)
+        return _state_shape(layers, directions, batch, size, flags)
+
+    key, wrong = _two_mistakes(
+        rng, believed, _stack_mistakes(layers, directions, batch_first, h, i, state="c_n") + [
+            Mistake("gates", "Thinking the cell state has one slice per gate",
+                    "The four gates share one cell state of hidden_size numbers."),
+            Mistake("output", "Mixing up the cell state with the output",
+                    "output holds h_t at every step of the top layer; c_n is the last step only.")],
+        lambda candidate: candidate == truth)
     return Draft(
         params=(i, h, layers, batch_first, bidirectional, x_shape),
         prompt="nn.LSTM returns output, (h_n, c_n). What is the shape of c_n here?",
         code=f"lstm = {_layer_code('LSTM', i, h, layers, batch_first, bidirectional)}\n"
              f"x = torch.randn{shape(x_shape)}\noutput, (h_n, c_n) = lstm(x)",
-        key=_shape_option(truth, truth), wrong=wrong,
+        key=key, wrong=wrong,
         explanation=f"c_n is the cell state after the last step, one per layer and direction, "
                     f"shaped like h_n: ({layers} x {directions}, {batch}, {h}) = {shape(truth)}. "
                     f"The gates share it; batch_first does not apply. output is "
@@ -749,25 +874,33 @@ def _unbatched_h_n(rng: random.Random) -> Draft:
     rnn = nn.RNN(i, h, num_layers=layers, bidirectional=bidirectional, batch_first=True)
     output, h_n = rnn(torch.randn(steps, i))
     truth = tuple(h_n.shape)
-    wrong = [
-        _shape_option((layers * directions, 1, h), truth, "Assuming a batch of 1 is added",
-                      "An unbatched input gives unbatched results: no batch dimension."),
-        _shape_option(tuple(output.shape), truth, "Mixing up h_n with output",
-                      "That is output: every step of the top layer."),
-        _shape_option((1, steps, directions * h), truth,
-                      "Reading the 2-D input as one batch-first sequence",
-                      "Unbatched results have no batch dimension at all."),
-        _shape_option((steps, layers * directions, h), truth,
-                      "Thinking h_n has a state per time step", "h_n is the last step only."),
-        _shape_option((h,), truth, "Forgetting that h_n has one entry per layer and direction",
-                      f"There are {layers} x {directions} final states."),
-    ]
+
+    def believed(flags: frozenset) -> tuple | None:
+        n = _states(layers, directions, flags)
+        if "output" in flags:  # every step of the top layer
+            if "layers" in flags:
+                return None
+            per_step = (1 if "directions" in flags else directions) * h
+            return (1, steps, per_step) if "batch" in flags else (steps, per_step)
+        return (n, 1, h) if "batch" in flags else (n, h)
+
+    mistakes = [Mistake("batch", "Assuming a batch of 1 is added",
+                        "An unbatched input gives unbatched results: no batch dimension."),
+                Mistake("output", "Mixing up h_n with output",
+                        "output is every step of the top layer; h_n is the last step of each layer.")]
+    if bidirectional:
+        mistakes.append(Mistake("directions", "Forgetting that each direction has its own state",
+                                "A bidirectional layer keeps a forward and a backward state."))
+    if layers > 1:
+        mistakes.append(Mistake("layers", "Forgetting that h_n has one entry per layer",
+                                f"There is one final state per layer: num_layers={layers}."))
+    key, wrong = _two_mistakes(rng, believed, mistakes, lambda candidate: candidate == truth)
     return Draft(
         params=(i, h, steps, layers, bidirectional),
         prompt="x is 2-D here. What is the shape of h_n?",
         code=f"rnn = {_layer_code('RNN', i, h, layers, True, bidirectional)}\n"
              f"x = torch.randn{shape((steps, i))}  # 2-D\noutput, h_n = rnn(x)",
-        key=_shape_option(truth, truth), wrong=wrong,
+        key=key, wrong=wrong,
         explanation=f"A 2-D input is one unbatched sequence ({steps} steps of {i} features; "
                     f"batch_first does not apply). The results have no batch dimension: output "
                     f"{shape(output.shape)}, h_n (num_layers x directions, hidden) = {shape(truth)}.",

@@ -23,8 +23,10 @@ def hint(text: str | None) -> str:
 
 
 def reveal(answer: str, answer_text: str) -> str:
-    """The right answer, once it may be shown (the terminal quiz, the test's review)."""
-    return f"Answer: {answer}. {answer_text}"
+    """The right answer, once it may be shown (the terminal quiz, the test's review): a sentence
+    of its own, so that an explanation after it does not run on."""
+    end = "" if answer_text.rstrip().endswith((".", "!", "?")) else "."
+    return f"Answer: {answer}. {answer_text}{end}"
 
 
 def saved(date: str) -> str:
@@ -33,6 +35,9 @@ def saved(date: str) -> str:
 
 
 MISTAKE = "Common mistake:"
+# The terminal quiz ends with its process: what it could not save is not kept in memory either.
+TERMINAL_UNSAVED = ("This terminal quiz ends now, so the answers it could not save are lost: "
+                    "fix the progress file's path and take it again.")
 
 
 def mistake(text: str | None) -> str:

@@ -516,9 +516,9 @@ DIAGNOSIS_MISTAKES = {
                     "panels again."),
     "undertrained": ("Calling a run that is still improving finished", "Undertrained curves rise "
                      "smoothly to the last epoch: are these smooth, and still rising?"),
-    "healthy": ("Taking a restored epoch for a healthy run", "A healthy run has a validation loss "
-                "with one clear minimum before the end, and train close to validation: is that "
-                "what you see?"),
+    "healthy": ("Calling a run healthy without checking all three signs", "A healthy run has a "
+                "validation loss with one clear minimum before the end, keeps that epoch, and "
+                "has train close to validation: is that what you see?"),
     "unstable": ("Reading every bump as instability", "Unstable curves zigzag from epoch to "
                  "epoch by many points; these move steadily."),
 }
@@ -566,8 +566,9 @@ DIAGNOSE: tuple[Question, ...] = (
     diagnosis_question(
         "d2", "picture 2", "overfitting", "easy", "Train accuracy reaches 100% while the "
         "validation loss climbs from its first epochs on: the network memorizes the training "
-        "set, flipped labels included. That is the lesson's problem, and its four changes are "
-        "the cure.", section=_in(DIAGNOSIS, "Picture 2")),
+        "set, flipped labels included. That is the lesson's problem; notebook 02 measures which "
+        "of its four changes cure it (the hidden size and the learning rate do the most there, "
+        "dropout little).", section=_in(DIAGNOSIS, "Picture 2")),
     diagnosis_question(
         "d3", "picture 3", "undertrained", "medium", "Both accuracies are still rising and the "
         "validation loss is still falling at the last epoch: the run stopped before it learned "

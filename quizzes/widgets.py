@@ -74,9 +74,13 @@ def _code_html(code: str | None) -> str:
 def _figure_html(question: Question) -> str:
     if not question.figure_png:
         return ""
-    alt = html.escape(question.figure_text or "a learning-curve picture", quote=True)
+    text = question.figure_text or "a learning-curve picture"
+    alt = html.escape(text.splitlines()[0], quote=True)  # the summary; the epochs follow as text
+    table = ("" if "\n" not in text else
+             f"<details><summary>The curves as numbers, epoch by epoch</summary>"
+             f"{_code_html(text.split(chr(10), 1)[1])}</details>")
     return (f"<img alt=\"{alt}\" style='max-width:100%' "
-            f"src='data:image/png;base64,{question.figure_png}'>")
+            f"src='data:image/png;base64,{question.figure_png}'>" + table)
 
 
 def _question_html(question: Question, heading: str) -> str:
@@ -352,6 +356,9 @@ class TestCard(_Card):
                 if question is not None and letter in question.options:
                     self.session.answers[qid] = letter
             self.done = "score" in saved
+            if not self.done:  # back where the learner stopped: the first unanswered question
+                self.index = next((n for n, q in enumerate(self.session.questions)
+                                   if q.id not in self.session.answers), 0)
         self._render()
 
     def _begin(self, seed: int) -> None:

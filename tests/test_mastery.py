@@ -39,7 +39,7 @@ def run_code(item) -> dict:
 
 
 def shape_text(tensor) -> str:
-    return "(" + ", ".join(str(n) for n in tensor.shape) + ")"
+    return str(tuple(tensor.shape))  # Python's own spelling: (4, 7, 20), (12,)
 
 
 def raises(call, namespace) -> bool:
@@ -68,13 +68,16 @@ def pytorch_says(item) -> set[str]:
         return right
     ns = run_code(item) if kind not in ("input_size_error",) else None
     if kind == "input_size_error":
+        expected = int(re.search(r"input_size=(\d+)", item.code).group(1))
+        given = int(re.search(r"randn\(\d+, \d+, (\d+)\)", item.code).group(1))
         try:
-            run_code(item)
-            outcome = "runs"
-        except RuntimeError:
-            outcome = "RuntimeError"
-        return {l for l, text in options.items() if text.startswith(outcome)
-                and ("input_size is" in text or outcome == "runs")}
+            output = run_code(item)["output"]
+        except RuntimeError as error:
+            assert f"Expected {expected}, got {given}" in str(error)
+            return {l for l, text in options.items()
+                    if text == f"RuntimeError: input_size is {expected}, the input has {given} per step"}
+        return {l for l, text in options.items()
+                if text == f"It runs, and output has the shape {shape_text(output)}"}
     asked = {"output_shape": "output", "h_n_shape": "h_n", "unbatched_h_n": "h_n",
              "lstm_state_shape": "c_n"}
     if kind in asked:
@@ -84,9 +87,9 @@ def pytorch_says(item) -> set[str]:
         count = sum(p.numel() for p in layer.parameters())
         return {l for l, text in options.items() if int(text.replace(",", "")) == count}
     if kind == "layout_default":
-        steps, batch = ns["output"].shape[0], ns["h_n"].shape[1]
-        return {l for l, text in options.items() if text.startswith(f"{steps} time steps")
-                and f"batch of {batch} sequences" in text}
+        steps, batch, features = ns["output"].shape[0], ns["h_n"].shape[1], ns["x"].shape[-1]
+        return {l for l, text in options.items() if text == f"{steps} time steps, a batch of "
+                f"{batch} sequences, {features} features per step"}
     if kind == "h0_shape":
         rnn, x = ns["rnn"], ns["x"]
         right = set()
@@ -192,6 +195,85 @@ def test_across_50_draws_the_key_is_the_strictly_longest_option_in_at_most_35_pe
     assert cued / total <= 0.35, cued / total
 
 
+def agrees_most(options: dict[str, str], answer: str) -> float | None:
+    """The chance that guessing "the option that agrees most with the others, number by number"
+    picks the key (ties shared); None when the options do not line up token for token."""
+    tokens = {letter: re.findall(r"-?\d+|[A-Za-z_]+", text) for letter, text in options.items()}
+    if len({len(t) for t in tokens.values()}) != 1:
+        return None
+    score = {letter: sum(other[k] == value for m, other in tokens.items() if m != letter
+                         for k, value in enumerate(own)) for letter, own in tokens.items()}
+    best = [letter for letter, value in score.items() if value == max(score.values())]
+    return (answer in best) / len(best)
+
+
+def test_the_option_that_agrees_most_with_the_others_is_no_better_than_chance():
+    # One mistake per wrong shape made the key the consensus of the options (90% of shape items).
+    for kind in items.KINDS:
+        hits = [agrees_most(q.options, q.answer) for q in (items.generate(kind, s) for s in SEEDS)]
+        hits = [h for h in hits if h is not None]
+        if len(hits) >= 30:
+            assert sum(hits) / len(hits) <= 0.35, (kind, sum(hits) / len(hits))
+
+
+def test_no_way_of_writing_an_option_gives_the_key_away():
+    """Over 400 seeds of each kind, always picking the option written a certain way (its digits
+    aside: "RuntimeError: input_size is #, ...", "nn.RNN(hidden_size=#, input_size=#)") is right
+    in at most 62% of the items that offer one (two outcomes at 50% each, and noise)."""
+    for kind in items.KINDS:
+        offered, right = Counter(), Counter()
+        for seed in range(400):
+            item = items.generate(kind, seed)
+            forms = Counter(re.sub(r"\d+", "#", text) for text in item.options.values())
+            key = re.sub(r"\d+", "#", item.answer_text)
+            for form, count in forms.items():
+                if count < len(LETTERS):  # a form every option has tells nothing apart
+                    offered[form] += 1
+                    right[form] += (form == key) / count  # pick one of the options so written
+        for form, n in offered.items():
+            if n >= 40:
+                assert right[form] / n <= 0.62, (kind, form, right[form], n)
+
+
+def test_the_notebooks_build_no_layer_a_test_item_would_ask_about_unlisted():
+    """Every nn.RNN a notebook (or its cheat-sheet tables) builds with literal sizes is in
+    SHOWN_IN_NOTEBOOKS for the items whose answer is the layer alone (its constructor line, its
+    parameter count), so a test never asks what a notebook printed."""
+    import ast
+
+    sources = [REPO / "rnn_lesson" / "lessons" / "summary.py"]
+    texts = [path.read_text() for path in sources]
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        texts += ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    found = set()
+    for text in texts:
+        for call in re.findall(r"nn\.RNN\([^()]*\)", text):
+            try:
+                node = ast.parse(call).body[0].value
+                args = [ast.literal_eval(a) for a in node.args]
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+            except (ValueError, SyntaxError):
+                continue  # sizes that are names, not numbers
+            sizes = dict(zip(("input_size", "hidden_size", "num_layers"), args), **kwargs)
+            if {"input_size", "hidden_size"} <= set(sizes):
+                found.add((sizes["input_size"], sizes["hidden_size"], sizes.get("num_layers", 1)))
+    assert (10, 20, 1) in found and (10, 32, 2) in found  # the scan sees the notebooks
+    for i, h, layers in found:
+        if 2 <= i <= 40 and 2 <= h <= 40 and i != h:
+            assert ("constructor", i, h) in items.SHOWN_IN_NOTEBOOKS, (i, h)
+            if layers in (1, 2):
+                assert ("param_count_rnn", i, h, layers) in items.SHOWN_IN_NOTEBOOKS, (i, h, layers)
+
+
+def test_a_picture_has_the_same_difficulty_in_the_notebook_and_in_the_test():
+    from rnn_lesson.lessons.diagnose import CASES
+
+    by_id = {q.id: q for q in DIAGNOSE}
+    for case in CASES:
+        assert by_id[case.question].difficulty == case.difficulty, case.question
+
+
 def test_letters_and_positions_say_nothing():
     letters = Counter(items.generate(kind, seed).answer for kind in items.KINDS for seed in range(60))
     assert all(150 <= letters[letter] <= 270 for letter in LETTERS), letters  # ~210 each
@@ -273,5 +355,39 @@ def test_the_terminal_test_saves_its_answers_and_score_as_the_pre_test(tmp_path,
     if right < 10:
         assert "Taught in notebook" in stdout.getvalue()
     stdout = io.StringIO()  # the pre-test is scored: the next test is the post-test
-    assert cli.main(["--test", "--seed", "3"], io.StringIO(""), stdout) == 1
-    assert "The post-test (seed 3)" in stdout.getvalue()
+    assert not mastery.shares_items(4, 0)
+    assert cli.main(["--test", "--seed", "4"], io.StringIO(""), stdout) == 1
+    assert "The post-test (seed 4)" in stdout.getvalue()
+
+
+def test_the_terminal_test_is_taken_up_where_it_stopped(tmp_path, monkeypatch):
+    import io
+
+    from quizzes import cli
+
+    monkeypatch.setenv("RNN_LESSON_PROGRESS", str(tmp_path / "progress.json"))
+    questions = mastery.draw(7, pictures=False)
+    first_three = "".join(q.answer + "\n" for q in questions[:3])
+    assert cli.main(["--test", "--seed", "7"], io.StringIO(first_three), io.StringIO()) == 1
+    stdout = io.StringIO()  # a new terminal, without --seed: the same test, at question 4
+    rest = "".join(q.answer + "\n" for q in questions[3:])
+    assert cli.main(["--test"], io.StringIO(rest), stdout) == 0
+    assert "3 of 10 answered before" in stdout.getvalue() and "Question 1/10" not in stdout.getvalue()
+    saved = Progress(tmp_path / "progress.json").test("pre")
+    assert saved["seed"] == 7 and saved["score"]["correct"] == 10
+
+
+def test_the_terminal_post_test_refuses_a_seed_that_repeats_the_pre_test(tmp_path, monkeypatch):
+    import io
+
+    from quizzes import cli
+
+    monkeypatch.setenv("RNN_LESSON_PROGRESS", str(tmp_path / "progress.json"))
+    answers = "".join(q.answer + "\n" for q in mastery.draw(7, pictures=False))
+    assert cli.main(["--test", "--seed", "7"], io.StringIO(answers), io.StringIO()) == 0
+    out = subprocess.run([sys.executable, "-m", "quizzes", "--test", "--seed", "7"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                         env={**__import__("os").environ,
+                              "RNN_LESSON_PROGRESS": str(tmp_path / "progress.json")})
+    assert out.returncode == 2 and "asks items of your pre-test" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -485,12 +485,36 @@ def test_run_quiz_reprompts_bad_letters_and_gives_hints():
     questions = (quizzes.get_question("p1"), quizzes.get_question("p3"))
     session = cli.run_quiz(questions, stdin, stdout)
     out = stdout.getvalue()
-    assert out.count("Please answer with one of A, B, C, D.") == 3
+    assert out.count("Please answer with one of A, B, C, D, ? for a hint.") == 3
     assert "Not yet: B is not the answer. Answer: A." in out
     assert "Sorting is torch.sort's job" in out  # the hint aimed at B
     assert "Common mistake: Thinking RNN sorts data" in out
     assert session.answers == {"p1": "B", "p3": "D"}
     assert "Score: 1/2 correct" in out
+
+
+def test_run_quiz_shows_the_hint_before_answering_and_the_mistakes_after_a_right_answer(tmp_path):
+    from quizzes.progress import Progress
+
+    p4 = quizzes.get_question("p4")
+    stdout = io.StringIO()
+    progress = Progress(tmp_path / "p.json")
+    session = cli.run_quiz((p4,), io.StringIO("?\nB\n"), stdout, progress=progress)
+    out = stdout.getvalue()
+    assert session.answers == {"p4": "B"}
+    assert out.index(f"Hint: {p4.hint}") < out.index("Correct: B.")  # asked for, before answering
+    assert "Common mistakes:" in out and all(m in out for m in p4.common_mistakes)
+    assert progress.load()["practice"]["p4"]["hints"] == 1  # counted, as the notebook's button
+
+
+def test_a_test_gives_no_hint_and_the_review_reads_as_sentences():
+    from quizzes.messages import reveal
+
+    assert reveal("B", "(2, 4, 20)") == "Answer: B. (2, 4, 20)."  # no run-on into the explanation
+    assert reveal("A", "It runs.") == "Answer: A. It runs."
+    stdout = io.StringIO()
+    cli.run_quiz((quizzes.get_question("p1"),), io.StringIO("?\nA\n"), stdout, phase="pre")
+    assert "Hint:" not in stdout.getvalue() and "Please answer with one of A, B, C, D." in stdout.getvalue()
 
 
 def test_run_quiz_stops_cleanly_at_end_of_input():

@@ -86,6 +86,7 @@ def _curve_items(wanted: Sequence[tuple[str, int]], pictures: bool,
                                                                         len(CURVE_SEEDS)))
                   for kind, s in wanted]
     chosen: list[tuple[Case, int, History] | None] = [None] * len(candidates)
+    item_seeds = [s for _, s in wanted]
     for round_ in range(len(CURVE_SEEDS)):
         todo = [i for i, pick in enumerate(chosen) if pick is None]
         if not todo:
@@ -97,12 +98,15 @@ def _curve_items(wanted: Sequence[tuple[str, int]], pictures: bool,
                 chosen[i] = (case, seeds[round_], run)
     if any(pick is None for pick in chosen):
         raise RuntimeError("no run of a learning-curve case shows its diagnosis (see diagnose.shows)")
-    return [_curve_question(case, seed, run, pictures) for case, seed, run in chosen]
+    return [_curve_question(case, seed, run, pictures, item_seed)
+            for (case, seed, run), item_seed in zip(chosen, item_seeds)]
 
 
-def _curve_question(case: Case, seed: int, run: History, pictures: bool) -> Question:
-    names = random.Random(f"letters:{case.question}:{seed}").sample(
-        list(DIAGNOSIS_LETTERS.values()), len(DIAGNOSIS_LETTERS))  # shuffled options
+def _curve_question(case: Case, seed: int, run: History, pictures: bool, item_seed: int) -> Question:
+    # The options are shuffled by the item's seed: the same picture in another draw has its
+    # answer under another letter.
+    names = random.Random(f"letters:{case.question}:{seed}:{item_seed}").sample(
+        list(DIAGNOSIS_LETTERS.values()), len(DIAGNOSIS_LETTERS))
     letters = dict(zip(DIAGNOSIS_LETTERS, names))
     where = "27 recordings of 9 speakers (real data)" if case.real_data else "the course data"
     png = None
@@ -134,20 +138,15 @@ def _curve_question(case: Case, seed: int, run: History, pictures: bool) -> Ques
 
 
 def curves_in_words(run: History) -> str:
-    """The learning curves as text: what the terminal, the JSON and a screen reader get."""
-    marks = sorted({1, 2, 3, 5, *range(10, run.epochs + 1, 10), run.best_epoch, run.epochs})
-
-    def series(name: str, values: list[float], percent: bool) -> str:
-        shown = (f"{values[e - 1]:.0%}" if percent else f"{values[e - 1]:.2f}" for e in marks)
-        return f"{name}: " + ", ".join(f"{v} (epoch {e})" for v, e in zip(shown, marks))
-
+    """The learning curves as text, every epoch: what the terminal, the JSON and a screen reader
+    get instead of the picture (a zigzag or a late rise shows only epoch by epoch)."""
     kept = (f"early stopping restored epoch {run.best_epoch}" if run.restored_best
             else f"the run kept its last epoch, {run.epochs}")
+    rows = [f"{e:5d} {run.train_loss[e - 1]:11.2f} {run.val_loss[e - 1]:9.2f} "
+            f"{run.train_acc[e - 1]:10.0%} {run.val_acc[e - 1]:8.0%}" for e in range(1, run.epochs + 1)]
     return (f"The run's learning curves, {run.epochs} epochs (its lowest validation loss at epoch "
-            f"{run.best_epoch}; {kept}).\n"
-            + "\n".join(series(name, values, percent) for name, values, percent in (
-                ("train loss", run.train_loss, False), ("validation loss", run.val_loss, False),
-                ("train accuracy", run.train_acc, True), ("validation accuracy", run.val_acc, True))))
+            f"{run.best_epoch}; {kept}):\n"
+            "epoch  train loss  val loss  train acc  val acc\n" + "\n".join(rows))
 
 
 def as_json(questions: Sequence[Question]) -> list[dict]:
