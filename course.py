@@ -9,11 +9,13 @@
                                 the notebooks named after it)
     python3 course.py setup     only create .venv (then .venv/bin/python runs the course's commands)
 
-Ctrl-C stops a server cleanly (its kernels shut down, its runtime files removed).
+Ctrl-C stops a server cleanly (its kernels shut down, its runtime files removed), and so does
+closing the terminal (SIGHUP) or `kill` (SIGTERM). Ctrl-C at any other time prints one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -43,17 +45,69 @@ def setup() -> None:
     if sys.version_info < (3, 10):
         sys.exit(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}")
     print(f"Setting up {VENV} (a few minutes the first time)...", flush=True)
-    venv.create(VENV, with_pip=True)
+    if not PYTHON.exists():  # a venv in use (a kernel runs its python) cannot be made again
+        venv.create(VENV, with_pip=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
     run(pip + ["-r", "requirements.txt"])
     run(pip + ["--no-deps", "-e", "."])
     STAMP.write_text(wanted)
 
 
+class Stopped(Exception):
+    """This process was told to stop (SIGTERM, or SIGHUP when its terminal closed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_signal(signum: int, frame) -> None:
+    raise Stopped(signum)
+
+
+STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
+def say(text: str) -> None:
+    """Print a line, unless the terminal is gone (closed: SIGHUP): stopping must go on."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def run(args: list[str], env: dict[str, str] | None = None) -> None:
-    completed = subprocess.run(args, cwd=ROOT, env=env)
-    if completed.returncode:
-        sys.exit(completed.returncode)
+    """Run a command to its end; if we are told to stop meanwhile, it is stopped first."""
+    process = subprocess.Popen(args, cwd=ROOT, env=env)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        stop(process, None, timeout=30)  # Ctrl-C reached it too (one process group): it ends
+        raise
+    except Stopped:
+        stop(process, signal.SIGTERM, timeout=30)  # it reached only us: pass it on
+        raise
+    if code:
+        sys.exit(code)
+
+
+def stop(process: subprocess.Popen, signum: int | None, timeout: float) -> None:
+    """Ask `process` to end with `signum` (None: it was told already), wait up to `timeout`
+    seconds, then kill it. A further Ctrl-C, SIGTERM or SIGHUP meanwhile does not cut this short
+    (a server is shutting its kernels down); the kill comes after `timeout` in any case."""
+    ignored = {s: signal.signal(s, signal.SIG_IGN) for s in [signal.SIGINT, *STOP_SIGNALS]}
+    try:
+        if signum is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    finally:
+        for s, handler in ignored.items():
+            signal.signal(s, handler)
 
 
 def server_options(voila: bool = False) -> list[str]:
@@ -86,14 +140,12 @@ def serve(args: list[str]) -> None:
     server = subprocess.Popen(args, cwd=ROOT, start_new_session=True)
     try:
         code = server.wait()
-    except KeyboardInterrupt:
-        print("\nStopping the server (its kernels shut down)...", flush=True)
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        sys.exit(130)
+    except (KeyboardInterrupt, Stopped) as reason:
+        # SIGTERM or SIGHUP (the terminal closed) reach only us too, since the server has a
+        # session of its own: it is stopped the same way, or it would run on with its kernels.
+        say("\nStopping the server (its kernels shut down)...")
+        stop(server, signal.SIGTERM, timeout=30)
+        sys.exit(128 + reason.signum if isinstance(reason, Stopped) else 130)
     if code:
         sys.exit(code)
 
@@ -135,6 +187,20 @@ def static(notebook: dict) -> dict:
 
 
 def main() -> None:
+    """The command; Ctrl-C at any point prints one line and exits 130 (a server or a command
+    started here is stopped first), SIGTERM and SIGHUP exit 128 + the signal's number."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_signal)
+    try:
+        commands()
+    except KeyboardInterrupt:
+        say("\nInterrupted.")
+        sys.exit(130)
+    except Stopped as stopped:
+        sys.exit(128 + stopped.signum)
+
+
+def commands() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "help"
     extra = sys.argv[2:]
     if command not in {"lab", "notebook", "test", "app", "execute", "setup"}:

@@ -29,6 +29,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -204,8 +206,61 @@ def worker_context() -> multiprocessing.context.BaseContext:
     # process imports otherwise (about a second per worker); rnn_lesson.forkserver keeps a worker
     # that is still starting when its caller stops from printing a traceback.
     context.set_forkserver_preload(["rnn_lesson.training", "torch._dynamo", "rnn_lesson.forkserver"])
+    _remove_temp_dir_when_this_process_ends()
     _start_forkserver_deaf_to_ctrl_c()
     return context
+
+
+# The folder of this process's multiprocessing files (the forkserver's socket: /tmp/pymp-*) and the
+# process that removes it once this one has ended.
+_JANITOR: dict[str, Any] = {"pid": None, "folder": None, "process": None}
+_JANITOR_LOCK = threading.Lock()
+_JANITOR_CODE = """
+import os, shutil, sys
+descriptor, folder = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        if not os.read(descriptor, 1):
+            break  # end of file: the process that started us has ended, however it ended
+    except InterruptedError:
+        continue
+    except OSError:
+        break
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def _remove_temp_dir_when_this_process_ends() -> None:
+    """Make sure multiprocessing's folder of this process (/tmp/pymp-*, where the forkserver's
+    socket lives) is removed when this process ends, however it ends.
+
+    multiprocessing removes it at a normal exit only. A Jupyter kernel that started the forkserver
+    never exits normally: at a shutdown it waits for its children, the forkserver and
+    multiprocessing's resource tracker (which ignores SIGTERM), longer than Jupyter waits for it,
+    so it is terminated before its exit handlers run (and an immediate shutdown kills it). So a
+    small process in a session of its own holds the end of a pipe that only this process can
+    write to; when this process ends, the pipe reaches its end and it removes the folder (a normal
+    exit has removed it already: then it has nothing to do)."""
+    if os.name == "nt":
+        return
+    from multiprocessing import util
+
+    with _JANITOR_LOCK:
+        folder = util.get_temp_dir()
+        if _JANITOR["folder"] == folder:  # watched already (a forked child shares its parent's:
+            return                        # it holds the pipe too, so that waits for both)
+        reader, writer = os.pipe()  # both ends close on exec: only this process holds the writer
+        try:
+            janitor = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _JANITOR_CODE, str(reader), folder],
+                pass_fds=(reader,), start_new_session=True, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            os.close(writer)
+            return  # the folder is still removed at a normal exit
+        finally:
+            os.close(reader)
+        _JANITOR.update(pid=os.getpid(), folder=folder, process=janitor, writer=writer)
 
 
 def _start_forkserver_deaf_to_ctrl_c() -> None:

@@ -1,6 +1,8 @@
 import os
 import shutil
+import signal
 import tempfile
+import threading
 
 import pytest
 
@@ -9,9 +11,20 @@ from rnn_lesson.lessons.overfitting import BASELINE, FIX
 _SCRATCH: list[str] = []
 
 
+def _stop_as_on_ctrl_c(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config) -> None:
     """The whole session (unit tests, the notebooks' kernels, the browser's servers) uses a run
-    cache and a progress file of its own, never the learner's; both are removed at the end."""
+    cache and a progress file of its own, never the learner's; both are removed at the end, also
+    when the session is stopped by SIGTERM or SIGHUP (`course.py test` passes them on), which end
+    it as Ctrl-C does: its servers, kernels and files are cleaned up."""
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+                signal.signal(signum, _stop_as_on_ctrl_c)
     scratch = tempfile.mkdtemp(prefix="rnn-lesson-test-")
     _SCRATCH.append(scratch)
     os.environ["RNN_LESSON_CACHE"] = os.path.join(scratch, "cache")

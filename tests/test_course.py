@@ -51,7 +51,8 @@ def start_lab(tmp_path: Path):
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise TimeoutError(process.stdout.read())
+    shutil.rmtree(runtime, ignore_errors=True)
+    raise TimeoutError(process.communicate()[0])
 
 
 def test_lab_starts_quietly_runs_a_kernel_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -70,6 +71,91 @@ def test_lab_starts_quietly_runs_a_kernel_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert not [line for line in output.splitlines() if any(word in line for word in ALARMING)], output
     assert not list(runtime.glob("jpserver-*")) and not list(runtime.glob(f"kernel-{kernel['id']}*"))
     shutil.rmtree(runtime, ignore_errors=True)
+
+
+def pids_running(text: str) -> list[int]:
+    """The processes whose command line holds `text` (zombies aside)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_lab_stops_cleanly_when_course_py_is_terminated_or_its_terminal_closes(tmp_path, signum):
+    """The server runs in a session of its own, so a SIGTERM (kill) or a SIGHUP (the terminal
+    closed) reaches course.py alone: it must stop the server as Ctrl-C does, not leave it running
+    with its kernels."""
+    process, base, runtime = start_lab(tmp_path)
+    server_pids: list[int] = []
+    kernel_pids: list[int] = []
+    try:
+        try:
+            request = urllib.request.Request(f"{base}/api/kernels?token=test-token", method="POST",
+                                             data=json.dumps({"name": "python3"}).encode())
+            kernel = json.loads(urllib.request.urlopen(request, timeout=30).read())
+            server_pids = [int(p.stem.split("-")[1]) for p in runtime.glob("jpserver-*.json")]
+            deadline = time.monotonic() + 30
+            while not pids_running(kernel["id"]) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            kernel_pids = pids_running(kernel["id"])
+            assert server_pids and kernel_pids
+            time.sleep(2)
+        finally:
+            process.send_signal(signum)  # to course.py only, not to its group
+            output, _ = process.communicate(timeout=60)
+        assert process.returncode == 128 + signum, output
+        assert "Stopping the server" in output and "Traceback" not in output, output
+        alive = [pid for pid in server_pids + kernel_pids if pid in pids_running("")]
+        assert not alive, f"still running: {alive}\n{output}"
+        assert not list(runtime.glob("jpserver-*"))
+        assert not list(runtime.glob(f"kernel-{kernel['id']}*"))
+    finally:  # whatever failed, nothing of the test stays behind
+        for pid in server_pids + kernel_pids:
+            if pid in pids_running(""):
+                os.kill(pid, signal.SIGTERM)
+        time.sleep(0.5 if server_pids else 0)
+        for pid in server_pids + kernel_pids:
+            if pid in pids_running(""):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+CTRL_C_DURING_SETUP = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("course", "course.py")
+course = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(course)
+def slow_setup():  # as pip installing the requirements, minutes the first time
+    print("setting up", flush=True)
+    time.sleep(60)
+course.setup = slow_setup
+sys.argv = ["course.py", sys.argv[1]]
+course.main()
+"""
+
+
+@pytest.mark.parametrize("command", ["lab", "test"])
+def test_ctrl_c_during_setup_prints_one_line_and_exits_130(command):
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_DURING_SETUP, command], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "setting up"
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in output, output
+    assert output.strip() == "Interrupted."
 
 
 def test_a_saved_notebook_keeps_only_the_static_copy_of_each_widget():

@@ -3,6 +3,7 @@ never writes through a link or into a special file (issue 17's probes, each a te
 
 import json
 import os
+import stat
 import tempfile
 import threading
 
@@ -103,11 +104,30 @@ def test_a_named_pipe_as_the_progress_path_never_blocks_and_is_left_alone(tmp_pa
     assert path.exists() and not list(tmp_path.glob("progress.json.*"))  # not renamed
 
 
-def test_a_device_as_the_progress_path_is_not_renamed():
-    progress = Progress("/dev/null")
+def test_a_device_as_the_progress_path_is_not_renamed_and_gets_no_lock_beside_it(tmp_path):
+    path = tmp_path / "progress.json"
+    try:  # a device like /dev/null, made in the test's own folder (never touching /dev)
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        pytest.skip("making a device needs root")
+    progress = Progress(path)
     progress.record_answer("p1", "A", True)
     assert "special file" in progress.problem and progress.answer("p1")["correct"]
-    assert os.path.exists("/dev/null")
+    progress.clear_runs()
+    progress.reset()
+    assert stat.S_ISCHR(os.lstat(path).st_mode)  # still there, never renamed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json"]  # no lock, no copy
+
+
+def test_no_lock_file_is_made_beside_a_special_file(tmp_path):
+    path = tmp_path / "progress.json"
+    os.mkfifo(path)
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    progress.add_run({"x": 1})
+    progress.clear_runs()
+    assert progress.answer("p1")["correct"] and "special file" in progress.problem
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json"]
 
 
 @pytest.mark.parametrize("text", ["[" * 100_000, '{"practice": ' * 100_000],

@@ -126,3 +126,82 @@ def test_a_measure_must_be_importable_by_name():
     job = Job(QUICK.model, QUICK.train, measure=lambda history, data: {})
     with pytest.raises(ValueError, match="top level of a module"):
         cache_key(job)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing left behind: multiprocessing's folder of the forkserver's socket (/tmp/pymp-*)
+
+RUN_AND_SAY_THE_FOLDER = """
+import sys, time
+from multiprocessing import util
+import rnn_lesson.runs as runs
+from tests.test_runs import JOBS
+runs.run_many(JOBS[:1], workers=1, cache=False)
+print(util.get_temp_dir(), flush=True)
+if sys.argv[1] == "wait":
+    time.sleep(600)
+"""
+
+
+def wait_until_gone(folder: str, seconds: float = 15) -> bool:
+    import os
+    import time
+
+    deadline = time.monotonic() + seconds
+    while os.path.exists(folder) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not os.path.exists(folder)
+
+
+@pytest.mark.parametrize("ending", ["exit", "kill"])
+def test_a_process_that_ran_runs_leaves_no_multiprocessing_folder(ending):
+    """A normal exit removes it (multiprocessing does); so does a SIGKILL, as a Jupyter kernel
+    gets at an immediate shutdown (or after a graceful one takes too long)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, "-c", RUN_AND_SAY_THE_FOLDER,
+                                "wait" if ending == "kill" else "exit"], cwd=root,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        folder = process.stdout.readline().strip()
+        assert folder and os.path.isdir(folder)
+        if ending == "kill":
+            process.send_signal(signal.SIGKILL)
+        process.wait(120)
+    finally:
+        if process.poll() is None:  # the test failed or was interrupted: nothing stays behind
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    assert wait_until_gone(folder), f"{folder} was left behind"
+
+
+def test_a_jupyter_kernel_that_ran_runs_leaves_no_multiprocessing_folder(tmp_path):
+    """A graceful shutdown: the kernel waits for the forkserver and multiprocessing's resource
+    tracker, which ignores SIGTERM, longer than Jupyter waits, and is terminated before its exit
+    handlers run."""
+    from pathlib import Path
+
+    from jupyter_client import KernelManager
+
+    root = Path(__file__).resolve().parents[1]
+    manager = KernelManager(transport="ipc", ip=str(tmp_path / "kernel"))
+    manager.start_kernel(cwd=str(root))
+    client = manager.client()
+    client.start_channels()
+    lines = []
+    try:
+        client.wait_for_ready(60)
+        code = RUN_AND_SAY_THE_FOLDER.replace('sys.argv[1] == "wait"', "False")
+        client.execute_interactive(code, timeout=300, output_hook=lambda message: lines.append(
+            message["content"].get("text", "")) if message["msg_type"] == "stream" else None)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=False)
+    folder = "".join(lines).strip().splitlines()[-1]
+    assert folder.startswith("/") and wait_until_gone(folder), f"{folder} was left behind"
