@@ -178,3 +178,88 @@ def test_a_low_verdict_reads_the_curves_for_its_hint():
     slow = dataclasses.replace(FIX, train=dataclasses.replace(
         FIX.train, lr=1e-4, max_epochs=6, early_stopping=False)).run(seed=0)
     assert "the run ended too soon" in check_task(slow).hint
+
+
+# Predict, then see: answers measured on the runs they describe, near-ties said and accepted
+
+
+def _group(name, val_accs, train_accs=None, val_losses=None, seeds=None):
+    import dataclasses
+
+    from rnn_lesson.training import History, Metrics
+
+    runs = []
+    for i, val in enumerate(val_accs):
+        seed = (seeds or range(len(val_accs)))[i]
+        train = (train_accs or [0.9] * len(val_accs))[i]
+        loss = (val_losses or [0.5] * len(val_accs))[i]
+        runs.append(History(FIX.model, dataclasses.replace(FIX.train, seed=seed), [0.3], [train],
+                            [loss], [val], best_epoch=1,
+                            final=Metrics(0.3, train, loss, val, loss, val)))
+    return Group(name, runs)
+
+
+def test_the_best_change_accepts_a_near_tie_and_says_so():
+    from rnn_lesson.lessons.overfitting import ablation_answer
+
+    groups = {"es_only": _group("es_only", [0.80, 0.80, 0.80, 0.80, 0.80]),
+              "es_dropout": _group("d", [0.83, 0.82, 0.83, 0.82, 0.83]),
+              "es_hidden": _group("h", [0.86, 0.87, 0.85, 0.87, 0.86]),  # +6.2
+              "es_lr": _group("l", [0.87, 0.84, 0.86, 0.85, 0.86])}  # +5.6, swaps with h by seed
+    answer = ablation_answer(groups)
+    assert set(answer.best) == {"es_hidden", "es_lr"} and answer.dropout == ("little",)
+    clear = {**groups, "es_lr": _group("l", [0.82, 0.82, 0.81, 0.82, 0.82])}
+    assert ablation_answer(clear).best == ("es_hidden",)
+
+
+def test_a_dropout_gain_near_an_edge_accepts_both_neighbouring_answers():
+    from rnn_lesson.lessons.overfitting import ablation_answer
+
+    groups = {"es_only": _group("es_only", [0.80] * 5),
+              "es_dropout": _group("d", [0.845, 0.86, 0.84, 0.855, 0.85]),  # +5.0, noisy
+              "es_hidden": _group("h", [0.87] * 5), "es_lr": _group("l", [0.86] * 5)}
+    assert ablation_answer(groups).dropout == ("lot", "little")
+
+
+def test_the_ablation_cards_answers_hold_with_a_margin_on_the_notebooks_seeds():
+    """The runs the card of notebook 02 shows (5 seeds of the one-change variants): the dropout
+    answer is more than NOISE standard errors inside its category, so it is one answer."""
+    from rnn_lesson.lessons.overfitting import ABLATION, NOISE, ablation_answer, reproduce
+
+    names = ("es_only", "es_dropout", "es_hidden", "es_lr")
+    groups = reproduce(range(5), tuple(ABLATION[n] for n in names))
+    answer = ablation_answer(groups)
+    assert answer.dropout == ("little",) and answer.dropout_margin() >= NOISE
+    assert "es_hidden" in answer.best or "es_lr" in answer.best
+
+
+def test_the_early_stopping_card_answers_from_the_panels_own_run():
+    from rnn_lesson.lessons.overfitting import (ES_OFF_LOSS, ES_OFF_TRAIN, early_stopping_answer,
+                                                early_stopping_reveal)
+
+    on = _group("es_only", [0.779, 0.80, 0.86], [0.85, 0.9, 0.9], [0.509, 0.5, 0.4]).runs
+    off = _group("baseline", [0.78, 0.78, 0.80], [1.0, 1.0, 1.0], [1.421, 1.2, 1.3]).runs
+    import dataclasses
+
+    on = [dataclasses.replace(h, restored_best=True) for h in on]
+    off = [dataclasses.replace(h, train_config=dataclasses.replace(h.train_config,
+                                                                   early_stopping=False))
+           for h in off]
+    answer = early_stopping_answer(on[0], off[0], {"es_only": Group("es_only", on),
+                                                   "baseline": Group("baseline", off)})
+    assert (answer.loss, answer.train) == ("far", "all")  # 2.8 times; 100%
+    assert answer.same_loss == answer.same_train == 3
+    text = early_stopping_reveal(answer, {"loss": ES_OFF_LOSS["far"], "train": ES_OFF_TRAIN["up"]})
+    assert "seed 0" in text and "seeds 0-2" in text and "on every one of them" in text
+    assert "+0.1 points on this one" in text and "from -6.0 to +0.1" in text
+    assert "The loss came out as you predicted; the train accuracy did not." in text
+    with pytest.raises(ValueError, match="one seed"):
+        early_stopping_answer(on[0], off[1], {"es_only": Group("e", on), "baseline": Group("b", off)})
+
+
+def test_a_run_summary_has_no_wall_clock_time(fix_history):
+    from rnn_lesson.lessons.overfitting import run_summary
+
+    text = run_summary(fix_history)
+    assert f"{fix_history.epochs} epochs, best {fix_history.best_epoch}" in text
+    assert f"{fix_history.seconds:.2f} s" not in text and not text.rstrip().endswith(" s")

@@ -67,3 +67,11 @@ def test_map_heatmaps_outline_the_task_region_and_mark_the_sliders():
     rows, columns = config.dropouts, config.hidden_sizes
     assert _grid_position(rows, columns, (0.25, 64)) == pytest.approx((0.6, 0.5))  # log2 axis
     assert _grid_position(rows, columns, (0.7, 512)) == (1.0, 1.0)  # clamped to the map
+
+
+def test_epoch_ticks_label_a_short_run_every_epoch_and_a_long_one_every_ten():
+    from rnn_lesson.ui.svg import epoch_ticks
+
+    assert epoch_ticks(4) == [1, 2, 3, 4]
+    assert epoch_ticks(60) == [1, 10, 20, 30, 40, 50, 60]
+    assert epoch_ticks(16) == [1, 2, 4, 6, 8, 10, 12, 14, 16]

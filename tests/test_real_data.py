@@ -318,3 +318,23 @@ def test_measure_speakers_on_a_tiny_run():
     counts = torch.bincount(data.test.y).tolist()
     overall = sum(n * per_speaker[f"speaker_{c + 1}"] for c, n in enumerate(counts)) / sum(counts)
     assert overall == pytest.approx(history.final.test_acc, abs=1e-6)
+
+
+def test_the_chance_line_is_dotted_like_every_reference_line():
+    from rnn_lesson.lessons.real_data import CHANCE, plot_seed_dots
+
+    assert CHANCE.style == ":"
+    fig = plot_seed_dots({"a": {"rnn": [0.5, 0.6]}})
+    chance = [line for line in fig.axes[0].get_lines() if line.get_label() == CHANCE.label]
+    assert len(chance) == 1 and chance[0].get_linestyle() == ":"
+
+
+def test_what_a_step_costs_is_counted_not_timed():
+    from rnn_lesson.lessons.real_data import fix, multiply_adds_per_step, weights
+    from rnn_lesson.models import build_model, count_parameters
+
+    rnn, lstm = fix("rnn").model, fix("lstm").model
+    assert weights(rnn) == count_parameters(build_model(rnn))
+    # one block of weight matrices per layer for nn.RNN, four for nn.LSTM: 64 x (12 + 64) + 64 x 128
+    assert multiply_adds_per_step(rnn) == 64 * (12 + 64) + 64 * (64 + 64)
+    assert multiply_adds_per_step(lstm) == 4 * multiply_adds_per_step(rnn)

@@ -200,6 +200,7 @@ def test_the_curves_have_a_text_summary_for_screen_readers(baseline_history):
     panel = ExperimentPanel(initial=baseline_history, auto_run=False)
     text = panel._repr_mimebundle_()["text/plain"]
     assert text.startswith("Task not passed") and "validation accuracy" in text
+    assert ". The curves: " in text and ". the" not in text  # a sentence starts with a capital
     assert "<desc>" in panel.curves.value and "lowest validation loss" in panel.curves.value
 
 
@@ -268,7 +269,7 @@ def test_a_long_run_log_opens_with_one_table_update_and_shows_its_newest_rows(tm
     log = RunLog(Progress(tmp_path / "p.json"))
     assert updates == [RUN_LOG_LIMIT]  # one update of the table
     assert [r["run"] for r in log.rows] == list(range(1001 - RUN_LOG_LIMIT, 1001))
-    assert "800 older ones are in" in log.note.value
+    assert "800 older ones are not shown but kept with your progress" in log.note.value
 
 
 def test_every_course_widget_gives_its_controls_their_keys(baseline_history, tmp_path):
@@ -305,3 +306,107 @@ def test_the_svg_curves_reference_labels_never_overlap(height):
                 {label.replace(">", "&gt;").replace("<", "&lt;") for label in labels})
     assert len(ys) == 3
     assert all(b - a >= LABEL_GAP for a, b in zip(ys, ys[1:])), ys
+
+
+# The x axis fits what it shows; colours that read in both themes; a banner that never clips
+
+
+def _polyline_xs(svg: str) -> list[float]:
+    """The x of every point of the loss panel's curves (the left one)."""
+    import re
+
+    right = _plot_box(svg)[1]
+    return [x for points in re.findall(r'<polyline points="([^"]+)"', svg)
+            for x in map(float, re.findall(r"([\d.]+),[\d.]+", points)) if x <= right]
+
+
+def _plot_box(svg: str) -> tuple[float, float]:
+    import re
+
+    x, width = re.search(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg).groups()
+    return float(x), float(x) + float(width)
+
+
+def test_a_finished_run_fills_the_axis_and_a_run_in_progress_spans_its_cap():
+    from rnn_lesson.ui.svg import curves_svg
+
+    stopped = fake_run(0.0, 128, 0, 0.85, 0.78)
+    stopped = dataclasses.replace(stopped, train_loss=[0.5] * 4, val_loss=[0.5] * 4,
+                                  train_acc=[0.85] * 4, val_acc=[0.78] * 4)
+    stopped = dataclasses.replace(stopped, train_config=dataclasses.replace(
+        stopped.train_config, max_epochs=60))
+    left, right = _plot_box(curves_svg([(stopped, "run")], None))
+    xs = _polyline_xs(curves_svg([(stopped, "run")], None))
+    assert max(xs) - left >= 0.8 * (right - left)  # 4 epochs of 4: the whole axis
+    assert right - max(xs) <= 0.15 * (right - left)  # with a little room
+    live = _polyline_xs(curves_svg([(stopped, "run")], 60))
+    assert max(live) - left <= 0.1 * (right - left)  # while training: the axis runs to the cap
+
+
+def test_the_panel_fits_its_axis_to_the_epochs_run_once_a_run_ends(baseline_history):
+    from rnn_lesson.lessons.overfitting import ES_ONLY
+
+    stopped = ES_ONLY.record(seed=0)  # early stopping ended it at epoch 4 of 60
+    panel = ExperimentPanel(ES_ONLY, initial=stopped, auto_run=False)
+    assert stopped.epochs < stopped.train_config.max_epochs
+    left, right = _plot_box(panel.curves.value)
+    assert max(_polyline_xs(panel.curves.value)) - left >= 0.8 * (right - left)
+    assert f">{stopped.epochs}</text>" in panel.curves.value  # its last epoch is labelled
+
+
+def test_an_overlay_of_finished_runs_fits_the_longest_run_not_the_longest_cap():
+    panel = ExperimentPanel(FIX, auto_run=False)
+    first = panel.run()
+    panel.controls["max_epochs"].value = 60
+    panel.run()
+    panel.log.table.value = (1, 2)
+    svg = panel.log.comparison.value
+    longest = max(h.epochs for h in panel.log.records.values())
+    assert longest < 60 and f">{longest}</text>" in svg and ">60</text>" not in svg
+    assert first.epochs <= longest
+
+
+def test_overlay_colours_read_on_a_dark_theme_too():
+    from rnn_lesson.ui.svg import RUN_COLORS, TEXT
+
+    assert "#000000" not in RUN_COLORS and len(set(RUN_COLORS)) == len(RUN_COLORS) == 7
+    assert RUN_COLORS[-1] == TEXT  # the theme's text colour: black on light, white on dark
+
+
+def test_the_banner_holds_the_longest_verdict_it_can_show_at_the_curves_width():
+    from rnn_lesson.lessons.overfitting import ES_ONLY, TASK, missing_fixes
+    from rnn_lesson.results import Verdict
+    from rnn_lesson.ui.widgets import banner_lines, banner_parts
+
+    panel = ExperimentPanel(ES_ONLY, auto_run=False)
+    reserved = float(panel.banner_height.split("(")[1].split("em")[0]) / 1.4
+    worst = missing_fixes(BASELINE.model, BASELINE.train)
+    for hint in (TASK.hint_memorizes, TASK.hint_train_high, TASK.hint_val_low,
+                 TASK.hint_stopped_early.format(epoch=60, train=1.0), TASK.hint_undertrained):
+        verdict = Verdict(False, 1.0, 0.779, ("x",), hint, TASK)
+        assert banner_lines(banner_parts(verdict, worst)) <= round(reserved), hint[:40]
+    assert f"height:{panel.banner_height}" in panel.banner.value
+    assert "overflow-y:auto" in panel.banner.value  # narrower pages scroll, with a shadow cue
+
+
+def test_the_text_estimate_wraps_like_a_browser_on_the_safe_side():
+    from rnn_lesson.ui.widgets import text_lines
+
+    assert text_lines("word " * 10) == 1
+    # 93 characters fit a line of the banner at 14 px (a browser fits about 100 of DejaVu Sans)
+    assert text_lines("x" * 90 + " " + "y" * 10) == 2
+
+
+def test_saving_the_log_replaces_a_link_at_its_place_never_writes_through_it(tmp_path):
+    import os
+
+    panel = ExperimentPanel(FIX, auto_run=False)
+    panel.run()
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    link = tmp_path / "runs.csv"
+    os.symlink(target, link)
+    path = panel.log.save_csv(link)
+    assert path == link and not link.is_symlink() and "verdict" in link.read_text()
+    assert target.read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -486,8 +486,8 @@ def ablation_story(groups: dict[str, Group]) -> str:
         f"still slows the memorizing down enough for early stopping to catch the best epoch.",
         f"- **Dropout is weak here**: {pts('es_dropout', 'es_only')} on top of early stopping, "
         f"and {pts('fix_no_dropout', 'fix')} when removed from the fix "
-        f"({passes(groups['fix_no_dropout'])}/{seeds} seeds still pass). The next cells "
-        f"measure why.",
+        f"({passes(groups['fix_no_dropout'])}/{seeds} seeds still pass). Why is measured "
+        f"after the exercises, in \"Where the dropout of nn.RNN acts\".",
         f"- **The fix** passes on {passes(groups['fix'])} of {seeds} seeds, at "
         f"{val['fix']:.1%} validation and {groups['fix'].spread('train_acc').mean:.1%} train "
         f"accuracy, near the {BEST_POSSIBLE:.0%} ceiling.",
@@ -549,80 +549,276 @@ def map_story(result: "MapResult") -> str:
 # Predict, then see (the predictions are kept in the progress file)
 
 
+def run_summary(history: History) -> str:
+    """A run's final numbers on one line, without its wall-clock time (a notebook's saved output
+    stays the same from one execution to the next)."""
+    f = history.final
+    return (f"train acc {f.train_acc:.1%}  val acc {f.val_acc:.1%}  test acc {f.test_acc:.1%}"
+            f"  |  train loss {f.train_loss:.3f}  val loss {f.val_loss:.3f}"
+            f"  |  {history.epochs} epochs, best {history.best_epoch} ({history.kept})")
+
+
+def _markdown_html(text: str) -> str:
+    """The Markdown of `ablation_story` (bullets, **bold**) as HTML, for a card's answer."""
+    import re
+
+    items = []
+    for line in text.splitlines():
+        body = html.escape(line.removeprefix("- "))
+        items.append("<li>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", body) + "</li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def _mean_and_error(values: Sequence[float]) -> tuple[float, float]:
+    """The mean of per-seed values and its standard error (the spread of a mean over seeds)."""
+    mean = statistics.fmean(values)
+    error = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("inf")
+    return mean, error
+
+
+NOISE = 2.0  # standard errors: two values closer than this are within the seeds' noise
+
+
+def _gains(groups: dict[str, Group], name: str, base: str = "es_only") -> list[float]:
+    """Per seed, the points of validation accuracy `name` gains over `base` (the same seeds)."""
+    mine, theirs = groups[name], groups[base]
+    if mine.seeds != theirs.seeds:
+        raise ValueError(f"{name} and {base} were run on other seeds: {mine.seeds}, {theirs.seeds}")
+    return [100 * (a.final.val_acc - b.final.val_acc) for a, b in zip(mine.runs, theirs.runs)]
+
+
 ONE_CHANGE = {"es_dropout": "dropout 0.3, inside and after nn.RNN",
               "es_hidden": "a smaller hidden size, 32 units",
               "es_lr": "a lower learning rate, 1e-3"}
-DROPOUT_GAIN = {"lot": "yes, by 3 points or more", "little": "a little, by 0.5 to 3 points",
+# Does dropout help? Categories in points of validation accuracy (lower bound, upper bound). Their
+# edges sit far from what the course measures (about +3 points, give or take 1 over 5 seeds):
+# `ablation_answer` checks that the measured gain is more than NOISE standard errors from every
+# edge, and accepts a neighbouring category as right too when it is not.
+DROPOUT_GAIN = {"lot": "yes, by 5 points or more", "little": "a little, by 0.5 to 5 points",
                 "none": "not at all (under half a point), or it hurts"}
+DROPOUT_BOUNDS = {"lot": (5.0, float("inf")), "little": (0.5, 5.0), "none": (float("-inf"), 0.5)}
+
+
+@dataclass(frozen=True)
+class AblationAnswer:
+    """The measured answer to the ablation's prediction, with what counts as right."""
+
+    gains: dict[str, tuple[float, float]]  # change -> (mean gain in points, its standard error)
+    best: tuple[str, ...]  # the changes within the seeds' noise of the largest gain
+    dropout: tuple[str, ...]  # the DROPOUT_GAIN keys within the seeds' noise of dropout's gain
+    seeds: int
+    best_gap: tuple[float, float]  # the top two changes: their difference and its standard error
+
+    def dropout_margin(self) -> float:
+        """How far dropout's gain is from the nearest edge of its category, in standard errors."""
+        mean, error = self.gains["es_dropout"]
+        low, high = DROPOUT_BOUNDS[_gain_class(mean)]
+        return min(mean - low, high - mean) / error
 
 
 def _gain_class(points: float) -> str:
-    return "lot" if points >= 3 else "little" if points >= 0.5 else "none"
+    return next(key for key, (low, high) in DROPOUT_BOUNDS.items() if low <= points < high)
+
+
+def ablation_answer(groups: dict[str, Group]) -> AblationAnswer:
+    """Which single change helps early stopping most, and does dropout help: measured on
+    `groups`, with every answer within the seeds' noise (NOISE standard errors, over the seeds'
+    paired differences) of the measured one counted as right."""
+    per_seed = {n: _gains(groups, n) for n in ONE_CHANGE}
+    gains = {n: _mean_and_error(v) for n, v in per_seed.items()}
+    top = max(gains, key=lambda n: gains[n][0])
+    best, gap = [top], (0.0, 0.0)
+    for name in sorted(ONE_CHANGE, key=lambda n: -gains[n][0])[1:]:
+        difference = _mean_and_error([a - b for a, b in zip(per_seed[top], per_seed[name])])
+        if gap == (0.0, 0.0):
+            gap = difference  # the top two
+        if difference[0] < NOISE * difference[1]:
+            best.append(name)
+    mean, error = gains["es_dropout"]
+    dropout = tuple(key for key, (low, high) in DROPOUT_BOUNDS.items()
+                    if low < mean + NOISE * error and mean - NOISE * error < high)
+    return AblationAnswer(gains, tuple(best), dropout, len(groups["es_only"].runs), gap)
 
 
 def predict_ablation(groups: dict[str, Group]):
-    """Before the ablation's figure: which single change helps early stopping most, and does
-    dropout help? The answer, measured on `groups`, is shown beside the learner's prediction."""
+    """Before anything in the notebook says what the four changes do: which single change helps
+    early stopping most, and does dropout help? Once the learner predicts, the card shows the
+    measured answer beside the prediction, with the ablation's figure, table and reading."""
     from quizzes.widgets import PredictionCard, accessibility
 
     def reveal(choices: dict[str, str] | None) -> str:
-        val = {n: groups[n].spread("val_acc").mean for n in ("es_only", *ONE_CHANGE)}
-        gains = {n: 100 * (val[n] - val["es_only"]) for n in ONE_CHANGE}
-        best = max(gains, key=gains.get)
-        dropout = DROPOUT_GAIN[_gain_class(gains["es_dropout"])]
-        seeds = len(groups["es_only"].runs)
-        lines = [f"Measured over {seeds} seeds, each change added to the baseline with early "
-                 f"stopping ({val['es_only']:.1%} validation accuracy): "
-                 + ", ".join(f"{ONE_CHANGE[n]} {gains[n]:+.1f} points" for n in ONE_CHANGE) + ".",
-                 f"The most: {ONE_CHANGE[best]}. Dropout: {dropout}."]
-        if choices is not None:
-            right = [choices.get("most") == ONE_CHANGE[best], choices.get("dropout") == dropout]
-            lines.append({(True, True): "Both of your predictions were right.",
-                          (True, False): "You picked the best change; dropout did not do what "
-                                         "you expected (the next cells measure why).",
-                          (False, True): "Your guess about dropout was right; the best single "
-                                         "change was another one.",
-                          (False, False): "Neither came out as you predicted: worth reading the "
-                                          "figure closely."}[tuple(right)])
-        picture = base64.b64encode(figure_png(ablation_figure(groups))).decode()
-        return ("".join(f"<p>{html.escape(line)}</p>" for line in lines)
-                + f'<img alt="{html.escape(lines[0])}" style="max-width:100%" '
-                  f'src="data:image/png;base64,{picture}">')
+        return ablation_reveal(groups, choices)
 
     accessibility()
-    return PredictionCard("02 ablation", [
+    return PredictionCard("02 each change alone", [
         ("most", "Added to the baseline with early stopping, which single change lifts validation "
                  "accuracy the most?", dict(ONE_CHANGE)),
         ("dropout", "And does dropout help?", dict(DROPOUT_GAIN)),
     ], reveal)
 
 
-EARLY_STOPPING_OFF = {"up": "it rises", "same": "about the same (within a point)",
-                      "down": "it falls by 1 to 5 points", "far": "it falls by more than 5 points"}
+def ablation_reveal(groups: dict[str, Group], choices: dict[str, str] | None = None) -> str:
+    """The ablation card's answer, as HTML: the measured answer (with the near-ties said), the
+    learner's prediction judged against it, then the figure, the table and their reading."""
+    from ..results import table
+
+    answer = ablation_answer(groups)
+    val = groups["es_only"].spread("val_acc").mean
+    gains = answer.gains
+    best = " and ".join(ONE_CHANGE[n] for n in answer.best)
+    lines = [f"Measured over {answer.seeds} seeds, each change added to the baseline with early "
+             f"stopping ({val:.1%} validation accuracy): "
+             + "; ".join(f"{ONE_CHANGE[n]}, {gains[n][0]:+.1f} ± {gains[n][1]:.1f} points"
+                         for n in ONE_CHANGE)
+             + f" (± one standard error of a mean over {answer.seeds} seeds)."]
+    if len(answer.best) > 1:
+        difference, error = answer.best_gap
+        lines.append(f"The most: {best}. They are within the seeds' noise of each other: their "
+                     f"difference, {difference:.1f} points, is less than {NOISE:g} standard errors "
+                     f"({NOISE * error:.1f}), so either answer counts as right.")
+    else:
+        lines.append(f"The most: {best}.")
+    dropout_words = " or ".join(DROPOUT_GAIN[k] for k in answer.dropout)
+    if len(answer.dropout) > 1:
+        lines.append(f"Dropout: {dropout_words} (its gain is within the seeds' noise of the edge "
+                     "between them: either counts as right).")
+    else:
+        lines.append(f"Dropout: {dropout_words} ({gains['es_dropout'][0]:+.1f} points, "
+                     f"{answer.dropout_margin():.1f} standard errors inside its category).")
+    if choices is not None:
+        right = (choices.get("most") in {ONE_CHANGE[n] for n in answer.best},
+                 choices.get("dropout") in {DROPOUT_GAIN[k] for k in answer.dropout})
+        lines.append({(True, True): "Both of your predictions were right.",
+                      (True, False): "You picked a best change; dropout did not do what you "
+                                     "expected (the notebook measures why, after the panel).",
+                      (False, True): "Your guess about dropout was right; the best single change "
+                                     "was another one.",
+                      (False, False): "Neither came out as you predicted: worth reading the "
+                                      "figure closely."}[right])
+    picture = base64.b64encode(figure_png(ablation_figure(groups))).decode()
+    rows = [groups[n] for n in ABLATION_ORDER if n in groups]
+    return ("".join(f"<p>{html.escape(line)}</p>" for line in lines)
+            + f'<img alt="{html.escape(lines[0])}" style="max-width:100%" '
+              f'src="data:image/png;base64,{picture}">'
+            + "<p><b>Every variant</b></p>"
+            + table(rows, ("train_acc", "val_acc", "test_acc", "val_loss", "epochs"))._repr_html_()
+            + "<p><b>What it says</b></p>" + _markdown_html(ablation_story(groups)))
 
 
-def predict_early_stopping(groups: dict[str, Group]):
-    """Before the learner unticks early stopping in the panel: what happens to validation
-    accuracy? Measured on `groups` (the baseline and es_only)."""
+# Untick early stopping in the panel: the panel's own run, judged on two numbers whose answer is
+# the same on every seed (validation accuracy is not: see `early_stopping_answer`).
+ES_OFF_LOSS = {"falls": "it falls", "same": "about the same (within a fifth)",
+               "up": "it rises, but less than doubles", "far": "it more than doubles"}
+ES_OFF_TRAIN = {"falls": "it falls", "same": "about the same (within 2 points)",
+                "up": "it rises, but stays below 95%",
+                "all": "it reaches 95% or more (the flipped labels memorized too)"}
+
+
+def _loss_class(ratio: float) -> str:
+    return ("falls" if ratio < 0.8 else "same" if ratio <= 1.2 else "up" if ratio <= 2.0
+            else "far")
+
+
+def _train_class(on: float, off: float) -> str:
+    return ("all" if off >= 0.95 else "falls" if off < on - 0.02 else "same"
+            if off <= on + 0.02 else "up")
+
+
+@dataclass(frozen=True)
+class EarlyStoppingAnswer:
+    """What unticking early stopping does to the panel's run, and whether that holds on every
+    seed of `seeds`."""
+
+    on: History  # the panel's start (early stopping on)
+    off: History  # the same setting and seed with early stopping off
+    loss: str  # ES_OFF_LOSS key
+    train: str  # ES_OFF_TRAIN key
+    seed_list: list[int]  # the seeds of `seeds`
+    ratios: list[float]  # per seed: val loss off / on
+    trains: list[float]  # per seed: train accuracy off
+    val_changes: list[float]  # per seed: val accuracy off - on, in points
+    same_loss: int  # seeds whose loss answer is the panel's
+    same_train: int
+
+    @property
+    def seeds(self) -> int:
+        return len(self.ratios)
+
+
+def early_stopping_answer(on: History, off: History, seeds: dict[str, Group]) -> EarlyStoppingAnswer:
+    """The answer from the panel's own runs (`on`: the start, `off`: early stopping unticked, the
+    same seed), and, over `seeds` ({"es_only", "baseline"}: the same two settings on more seeds),
+    how many seeds give the same answer."""
+    if on.seed != off.seed or not on.train_config.early_stopping or off.train_config.early_stopping:
+        raise ValueError("`on` and `off` must be one seed with early stopping on, then off")
+    ons, offs = seeds["es_only"].runs, seeds["baseline"].runs
+    if [h.seed for h in ons] != [h.seed for h in offs]:
+        raise ValueError("es_only and baseline must be run on the same seeds")
+    ratios = [b.final.val_loss / a.final.val_loss for a, b in zip(ons, offs)]
+    trains = [b.final.train_acc for b in offs]
+    loss = _loss_class(off.final.val_loss / on.final.val_loss)
+    train = _train_class(on.final.train_acc, off.final.train_acc)
+    return EarlyStoppingAnswer(
+        on, off, loss, train, [h.seed for h in ons], ratios, trains,
+        [100 * (b.final.val_acc - a.final.val_acc) for a, b in zip(ons, offs)],
+        sum(_loss_class(r) == loss for r in ratios),
+        sum(_train_class(a.final.train_acc, b.final.train_acc) == train for a, b in zip(ons, offs)))
+
+
+def early_stopping_reveal(answer: EarlyStoppingAnswer, choices: dict[str, str] | None = None) -> str:
+    """The early-stopping card's answer, as HTML."""
+    on, off = answer.on.final, answer.off.final
+    ratio = off.val_loss / on.val_loss
+    n = answer.seeds
+    changes = answer.val_changes
+    seeds = answer.seed_list
+    named = (f"seeds {seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
+             else "seeds " + ", ".join(map(str, seeds)))
+    every = "on every one of them" if answer.same_loss == answer.same_train == n else (
+        f"the loss's on {answer.same_loss} of them, the train accuracy's on {answer.same_train}")
+    low, high = min(answer.trains), max(answer.trains)
+    trains = f"at {low:.1%} on every seed" if low == high else f"at {low:.1%} to {high:.1%}"
+    text = [
+        f"The panel's run (seed {answer.on.seed}): with early stopping, validation loss "
+        f"{on.val_loss:.3f} and train accuracy {on.train_acc:.1%} (the weights of epoch "
+        f"{answer.on.best_epoch}, restored); without it, after all {answer.off.epochs} epochs, "
+        f"validation loss {off.val_loss:.3f}, {ratio:.1f} times as high: "
+        f"{ES_OFF_LOSS[answer.loss]}; and train accuracy {off.train_acc:.1%}: "
+        f"{ES_OFF_TRAIN[answer.train]}.",
+        f"Over {named}, the same answers {every}: the validation loss grows "
+        f"{min(answer.ratios):.1f} to {max(answer.ratios):.1f} times, train accuracy ends "
+        f"{trains}. Validation accuracy, by contrast, "
+        f"depends on the seed ({100 * (off.val_acc - on.val_acc):+.1f} points on this one, from "
+        f"{min(changes):+.1f} to {max(changes):+.1f} over the {n} seeds), which is why the card "
+        f"does not ask about it: early stopping alone kept an early epoch that is sometimes good, "
+        f"sometimes no better than the memorizer's last one.",
+        "With early stopping off, the panel trains the baseline of the top of this notebook: the "
+        "same network, the same seed.",
+    ]
+    if choices is not None:
+        right = (choices.get("loss") == ES_OFF_LOSS[answer.loss],
+                 choices.get("train") == ES_OFF_TRAIN[answer.train])
+        text.append({(True, True): "Both of your predictions were right.",
+                     (True, False): "The loss came out as you predicted; the train accuracy did "
+                                    "not.",
+                     (False, True): "The train accuracy came out as you predicted; the loss did "
+                                    "not.",
+                     (False, False): "Neither came out as you predicted."}[right])
+    text.append("Now untick early stopping in the panel above and watch the validation loss climb "
+                "after its first epochs while train accuracy goes to the top.")
+    return "".join(f"<p>{html.escape(line)}</p>" for line in text)
+
+
+def predict_early_stopping(on: History, off: History, seeds: dict[str, Group]):
+    """Before the learner unticks early stopping in the panel: what happens to the validation loss
+    and to train accuracy? The answer is the panel's own run, with how many seeds agree."""
     from quizzes.widgets import PredictionCard, accessibility
 
-    def reveal(choices: dict[str, str] | None) -> str:
-        on, off = (groups[n].spread("val_acc").mean for n in ("es_only", "baseline"))
-        change = 100 * (off - on)
-        key = ("up" if change > 1 else "same" if change >= -1 else "down" if change >= -5
-               else "far")
-        text = (f"Measured over {len(groups['baseline'].runs)} seeds: with early stopping "
-                f"{on:.1%}, without it (the same network trained for all its "
-                f"{BASELINE.train.max_epochs} epochs) {off:.1%}: {EARLY_STOPPING_OFF[key]} "
-                f"({change:+.1f} points). ")
-        if choices is not None:
-            text += ("You predicted that. " if choices.get("effect") == EARLY_STOPPING_OFF[key]
-                     else "Not what you predicted. ")
-        return f"<p>{html.escape(text)}Now untick early stopping in the panel above and watch the " \
-               "validation loss climb after its first epochs.</p>"
-
+    answer = early_stopping_answer(on, off, seeds)
     accessibility()
-    return PredictionCard("02 early stopping off", [
-        ("effect", "In the panel, untick early stopping (so the network trains all its epochs): "
-                   "what will its validation accuracy do?", dict(EARLY_STOPPING_OFF)),
-    ], reveal)
+    return PredictionCard("02 untick early stopping", [
+        ("loss", "In the panel, untick early stopping (the network then trains all its epochs and "
+                 "keeps the last weights): what will its final validation loss do?",
+         dict(ES_OFF_LOSS)),
+        ("train", "And its train accuracy?", dict(ES_OFF_TRAIN)),
+    ], lambda choices: early_stopping_reveal(answer, choices))

@@ -20,7 +20,7 @@ import torch
 from ..data import Dataset, Split
 from ..japanese_vowels import (N_CLASSES, N_FEATURES, load_japanese_vowels, train_subset,
                                without_lengths)
-from ..models import ModelConfig
+from ..models import ModelConfig, build_model, count_parameters
 from ..recipe import BASELINE, FIX
 from ..results import Group, Spread, table  # noqa: F401  (the notebook imports them here)
 from ..runs import DataSource, Experiment, run_many
@@ -131,6 +131,21 @@ def length_only_accuracy(data: Dataset) -> float:
     return float((scores.argmax(axis=1) == data.test.y.numpy()).mean())
 
 
+# What a step costs, counted (not timed: a time depends on the machine and what else runs on it)
+
+def weights(model: ModelConfig) -> int:
+    """The model's trained parameters, counted by PyTorch."""
+    return count_parameters(build_model(model))
+
+
+def multiply_adds_per_step(model: ModelConfig) -> int:
+    """The multiply-adds of the recurrent layers for one time step of one sequence: every element
+    of every input-to-hidden and hidden-to-hidden weight matrix (`weight_ih_l*`, `weight_hh_l*`,
+    one block for nn.RNN, four for nn.LSTM) is one multiplication and one addition."""
+    return sum(p.numel() for name, p in build_model(model).named_parameters()
+               if ".weight_ih_l" in name or ".weight_hh_l" in name)
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures
 
@@ -176,7 +191,7 @@ def plot_dataset(data: Dataset, example: int | None = None):
     return fig
 
 
-CHANCE = Line(1 / N_CLASSES, "chance (1/9)", "gray", "--")
+CHANCE = Line(1 / N_CLASSES, "chance (1/9)", "gray", ":")  # dotted, like every reference line
 
 
 def plot_curves(history: History, title: str, max_epochs: int | None = None, ax_pair=None):
@@ -214,7 +229,7 @@ def plot_seed_dots(groups: dict[str, dict[str, list[float]]], ylabel: str = "tes
                    label=f"nn.{cell.upper()}: mean" if i == 0 else None)
             ax.plot([x] * len(values), values, "o", color=color, ms=5,
                     label=f"nn.{cell.upper()}: one seed" if i == 0 else None)
-    ax.axhline(1 / N_CLASSES, color="gray", ls="--", lw=1, label="chance (1/9)")
+    ax.axhline(CHANCE.y, color=CHANCE.color, ls=CHANCE.style, lw=1, label=CHANCE.label)
     ax.set_xticks(range(len(names)), names, fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

@@ -20,9 +20,11 @@ from .plots import Line
 
 TRAIN, VAL = "#0072B2", "#D55E00"  # Okabe-Ito blue and vermillion
 VAL_DASH, REFERENCE_DASH = "6 3", "1 3"  # validation dashed; reference lines dotted
-# Distinct runs in an overlay: Okabe-Ito, then the same hues again with other dashes.
-RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 TEXT = "var(--jp-ui-font-color1, #212121)"
+# Distinct runs in an overlay: Okabe-Ito without its black (invisible on a dark theme), then the
+# theme's own text colour (black on light, white on dark); from the 8th run on, the same colours
+# again, dashed.
+RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", TEXT)
 GRID = "var(--jp-border-color2, #e0e0e0)"
 
 
@@ -46,8 +48,8 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     lo, hi = y_range
 
-    def x(epoch: float) -> float:
-        return left + pad_l + (epoch - 1) / max(x_max - 1, 1) * plot_w
+    def x(epoch: float) -> float:  # epochs 0.5 to x_max + 0.5, as in plots.py: room at both ends
+        return left + pad_l + (epoch - 0.5) / x_max * plot_w
 
     def y(value: float) -> float:
         value = min(max(value, lo), hi)
@@ -61,7 +63,7 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
                      f'y2="{y(value):.1f}" stroke="{GRID}" stroke-width="1"/>'
                      f'<text x="{left + pad_l - 4}" y="{y(value) + 3:.1f}" font-size="9" '
                      f'text-anchor="end" fill="{TEXT}">{label}</text>')
-    for tick in sorted({1, x_max, *range(10, x_max, 10)}):
+    for tick in epoch_ticks(x_max):
         parts.append(f'<text x="{x(tick):.1f}" y="{pad_t + plot_h + 12}" font-size="9" '
                      f'text-anchor="middle" fill="{TEXT}">{tick}</text>')
     parts.append(f'<text x="{left + pad_l + plot_w / 2}" y="{height - 3}" font-size="9" '
@@ -105,6 +107,13 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
+def epoch_ticks(x_max: int) -> list[int]:
+    """Whole epochs to label on an axis of `x_max` epochs: 1, then every 1, 2, 5, 10, 20... epochs
+    (at most 8 labels), so a 4-epoch run reads 1 2 3 4 and a 60-epoch one 1 10 20 ... 60."""
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500) if x_max / s <= 8 or s == 500)
+    return sorted({1, *range(step, x_max + 1, step)})
+
+
 def _svg_color(name: str) -> str:
     """matplotlib colour names used by reference lines, in the panel's palette."""
     return {"tab:blue": TRAIN, "tab:orange": VAL, "black": TEXT, "gray": TEXT}.get(name, name)
@@ -112,14 +121,17 @@ def _svg_color(name: str) -> str:
 
 def curves_svg(
     runs: Sequence[tuple[History, str]],
-    max_epochs: int,
+    max_epochs: int | None = None,
     lines: Sequence[Line] = (),
     title: str = "",
     width: int = 760,
     height: int = 250,
 ) -> str:
     """Loss and accuracy per epoch, side by side. One run: train solid, val dashed, the kept epoch
-    marked. Several runs (an overlay): val curves only, one colour per run, labelled."""
+    marked. Several runs (an overlay): val curves only, one colour per run, labelled.
+
+    The x axis spans `max_epochs` (a run in progress: where its cap is), or, with None, the epochs
+    the runs ran (finished runs: a run stopped at epoch 4 fills the axis, not a 15th of it)."""
     overlay = len(runs) > 1
     loss_series, acc_series, marks = [], [], []
     for i, (history, label) in enumerate(runs):
@@ -138,7 +150,7 @@ def curves_svg(
     all_losses = [v for s in loss_series for v in s.values] or [1.0]
     loss_top = max(0.8, min(max(all_losses), 3.0) * 1.05)
     half = width // 2
-    x_max = max(max_epochs, *(h.epochs for h, _ in runs), 2)
+    x_max = max(max_epochs or 0, *(h.epochs for h, _ in runs), 2)
     body = (_panel(loss_series, x_max, (0.0, loss_top), "cross-entropy loss", (), marks, False,
                    half, height, 0)
             + _panel(acc_series, x_max, (0.45, 1.0), "accuracy", lines, marks, True, half,

@@ -13,9 +13,13 @@ or `panel.request_run()` + `panel.wait()`, then read `panel.banner.value` and `p
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import dataclasses
 import html
+import io
+import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -115,31 +119,95 @@ TONES = {
 }
 
 
-def banner_html(verdict: Verdict | None, message: str = "", missing: Sequence[str] = ()) -> str:
+def banner_html(verdict: Verdict | None, message: str = "", missing: Sequence[str] = (),
+                height: str | None = None) -> str:
     """A coloured edge (green when the task passes, orange when not, gray while training) on
     the theme's own background and text colours, so it reads in light and dark themes.
 
     `missing`: the lesson's changes the setting does not have yet, named after the hint.
+    `height`: the panel's (`banner_height`), room for the longest verdict it can show.
     """
     if verdict is None:
         tone, text = "busy", html.escape(message)
-    elif verdict.passed:
-        tone, text = "passed", f"<b>{html.escape(verdict.short())}</b>"
     else:
-        tone, text = "failed", (f"<b>{html.escape(verdict.short())}</b><br>"
-                                f"Hint: {html.escape(verdict.hint)}")
-        if missing:
-            text += f"<br>Not in your settings yet: {html.escape(', '.join(missing))}."
+        tone, parts = ("passed" if verdict.passed else "failed"), banner_parts(verdict, missing)
+        text = f"<b>{html.escape(parts[0])}</b>" + "".join(f"<br>{html.escape(p)}"
+                                                           for p in parts[1:])
     # One height whatever it says (training, passed, a hint and what is missing): the curves below
-    # never move when a verdict arrives.
+    # never move when a verdict arrives. The height holds the longest verdict at the curves' width;
+    # a narrower page (or an error message) scrolls, and a shadow at the edge shows there is more.
+    background = "var(--jp-layout-color2, #f5f5f5)"
+    shade = "rgba(128, 128, 128, 0.6)"
+    scroll_cue = (f"linear-gradient({background} 30%, transparent) center top / 100% 24px "
+                  f"no-repeat local, linear-gradient(transparent, {background} 70%) center "
+                  "bottom / 100% 24px no-repeat local, radial-gradient(farthest-side at 50% 0, "
+                  f"{shade}, transparent) center top / 100% 8px no-repeat scroll, "
+                  f"radial-gradient(farthest-side at 50% 100%, {shade}, transparent) center "
+                  f"bottom / 100% 8px no-repeat scroll, {background}")
     return (f'<div class="rnn-lesson-verdict rnn-lesson-{tone}" style="border-left:6px solid '
-            f'{TONES[tone]};background:var(--jp-layout-color2, #f5f5f5);'
+            f'{TONES[tone]};background:{scroll_cue};'
             'color:var(--jp-ui-font-color1, #212121);padding:6px 10px;border-radius:4px;'
-            f'height:{BANNER_HEIGHT};overflow-y:auto;box-sizing:border-box;line-height:1.4">'
-            f'{text}</div>')
+            f'height:{height or BANNER_HEIGHT};overflow-y:auto;box-sizing:border-box;'
+            f'line-height:{LINE_EM}">{text}</div>')
 
 
-BANNER_HEIGHT = "6.2em"  # room for the verdict, a hint and the missing changes (3-4 lines)
+def banner_parts(verdict: Verdict, missing: Sequence[str] = ()) -> list[str]:
+    """The lines of a verdict's banner, as plain text: the verdict, its hint, what is missing."""
+    parts = [verdict.short()]
+    if not verdict.passed:
+        parts.append(f"Hint: {verdict.hint}")
+        if missing:
+            parts.append(f"Not in your settings yet: {', '.join(missing)}.")
+    return parts
+
+
+# The banner's room, computed: lines of text at the curves' width, in the widest usual font.
+BANNER_WIDTH = 760  # px: the curves' SVG below it (the panel is never narrower than its curves)
+BANNER_INSIDE = BANNER_WIDTH - 6 - 2 * 10  # px for text: the coloured edge and the padding
+FONT_PX = 14  # JupyterLab's widgets use 13 px, a static page 14 px: the larger holds fewer words
+CHAR_EM = 0.56  # mean width of a character, in em: DejaVu Sans (one of the widest) measures 0.52
+BOLD_EM = 0.62  # the verdict's line, in bold
+LINE_EM = 1.4
+BANNER_HEIGHT = f"calc({4 * LINE_EM:.1f}em + 12px)"  # a default: the panel computes its own
+
+
+def text_lines(text: str, char_em: float = CHAR_EM, width: int = BANNER_INSIDE,
+               font_px: int = FONT_PX) -> int:
+    """How many lines `text` wraps onto (word by word) in `width` px, at `char_em` per
+    character: an estimate on the safe side (a browser's fonts are narrower on average)."""
+    per_line = max(int(width / (char_em * font_px)), 1)
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > per_line:
+            lines, used = lines + 1, len(word)
+        else:
+            used += (1 if used else 0) + len(word)
+    return lines
+
+
+def banner_lines(parts: Sequence[str]) -> int:
+    """The lines a banner of these parts (the first one bold) takes."""
+    return sum(text_lines(part, BOLD_EM if i == 0 else CHAR_EM) for i, part in enumerate(parts))
+
+
+def banner_height(lines: int) -> str:
+    """The CSS height of a banner of `lines` lines (6 px of padding above and below)."""
+    return f"calc({lines * LINE_EM:.1f}em + 12px)"
+
+
+def longest_banner(task: Task, missing_texts: Sequence[Sequence[str]],
+                   max_epochs: int = 60) -> int:
+    """The most lines a banner of `task` can take: its longest verdict, its longest hint (an
+    early stop at the last epoch, train at 100%) and the longest list of missing changes."""
+    nan = float("nan")
+    shorts = [task.check(pair).short() for pair in ((1.0, 0.0), (0.0, 0.0), (1.0, 1.0), (nan, nan))]
+    hints = [task.hint_memorizes, task.hint_train_high, task.hint_val_low,
+             task.hint_stopped_early.format(epoch=max_epochs, train=1.0), task.hint_undertrained,
+             task.hint_not_finite]
+    return (max(text_lines(s, BOLD_EM) for s in shorts)
+            + max(text_lines(f"Hint: {h}") for h in hints)
+            + max([text_lines(f"Not in your settings yet: {', '.join(m)}.")
+                   for m in missing_texts if m] or [0]))
 
 
 class ExperimentPanel:
@@ -190,7 +258,8 @@ class ExperimentPanel:
         }
         self.train_button = w.Button(description="Train", button_style="primary", icon="play",
                                      tooltip="Train the current setting (Enter or Space)")
-        self.banner = w.HTML(banner_html(None, "Move a slider or press Train."))
+        self.banner_height = banner_height(longest_banner(task, self._missing_lists()))
+        self.banner = w.HTML(self._banner(None, "Move a slider or press Train."))
         self.status = w.HTML("")
         # Fixed height: the page must not jump while curves are redrawn.
         self.curves = w.HTML("", layout=w.Layout(height="275px", overflow="hidden"))
@@ -220,6 +289,28 @@ class ExperimentPanel:
                 raise ValueError("`initial` was trained with other settings than `start`")
             self._show_result(initial, self._generation, log=False)
 
+    def _banner(self, verdict: Verdict | None, message: str = "",
+                missing: Sequence[str] = ()) -> str:
+        return banner_html(verdict, message, missing, self.banner_height)
+
+    def _missing_lists(self) -> list[list[str]]:
+        """What `missing` names for each corner of the sliders (each at either end, so on both
+        sides of every threshold of the lesson's changes): the longest list is among them."""
+        import itertools
+
+        c = self.controls
+        ends = {"dropout": (c["dropout"].min, c["dropout"].max),
+                "hidden_size": (HIDDEN_SIZES[0], HIDDEN_SIZES[-1]),
+                "lr": (LEARNING_RATES[0][1], LEARNING_RATES[-1][1]),
+                "num_layers": (c["num_layers"].min, c["num_layers"].max),
+                "cell": tuple(CELLS), "early_stopping": (False, True),
+                "max_epochs": (c["max_epochs"].max,), "seed": (c["seed"].value,)}
+        lists = []
+        for corner in itertools.product(*ends.values()):
+            model, training = settings_from(dict(zip(ends, corner)), self.start)
+            lists.append(list(self.missing(model, training)))
+        return lists
+
     def _show_result(self, history: History, generation: int, log: bool = True) -> None:
         verdict = self.task.check(history)
         self._show(history, generation, title=verdict.short())
@@ -227,7 +318,7 @@ class ExperimentPanel:
             if self._is_current(generation):
                 self.last_history = history
                 missing = self.missing(history.model_config, history.train_config)
-                self.banner.value = banner_html(verdict, missing=missing)
+                self.banner.value = self._banner(verdict, missing=missing)
                 self.status.value = (f"{history.epochs} epochs in {history.seconds:.2f} s; "
                                      + history.kept)
         if log:
@@ -251,7 +342,7 @@ class ExperimentPanel:
         bundle = with_png_fallback(self.widget, png, **kwargs)
         if self.last_history is not None:  # what a screen reader or a text viewer gets
             bundle["text/plain"] = (f"{self.task.check(self.last_history).short()}. "
-                                    + describe_runs([(self.last_history, "the curves")]))
+                                    + describe_runs([(self.last_history, "The curves")]))
             picture = (f'<img alt="{html.escape(bundle["text/plain"])}" '
                        f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
             bundle["text/html"] = (  # a static copy: the verdict, the curves, the settings
@@ -304,11 +395,11 @@ class ExperimentPanel:
         try:
             model_config, train_config = self.settings()
         except ValueError as error:
-            self.banner.value = banner_html(None, f"Cannot train: {error}")
+            self.banner.value = self._banner(None, f"Cannot train: {error}")
             return None
         self.runs_started += 1
         self.first_epoch_shown_at = None
-        self.banner.value = banner_html(None, "Training...")
+        self.banner.value = self._banner(None, "Training...")
 
         def on_epoch_end(history: History) -> bool:
             if not self._is_current(generation):
@@ -323,7 +414,8 @@ class ExperimentPanel:
         try:
             history = train(model_config, train_config, self.data, on_epoch_end)
         except Exception as error:  # show it in the banner: a traceback helps no learner here
-            self.banner.value = banner_html(None, f"Training failed: {type(error).__name__}: {error}")
+            self.banner.value = self._banner(None,
+                                             f"Training failed: {type(error).__name__}: {error}")
             return None
         if not self._is_current(generation):
             return None
@@ -331,12 +423,15 @@ class ExperimentPanel:
         return history
 
     def _show(self, history: History, generation: int, title: str) -> None:
-        svg = curves_svg([(history, "this run")], history.train_config.max_epochs, self.lines,
-                         title=title)
+        training = title == "training..."
+        # While it trains, the axis runs to the cap (where the run may go); once it has ended, to
+        # the epochs it ran: a run early stopping ended at epoch 4 fills the axis.
+        cap = history.train_config.max_epochs if training else None
+        svg = curves_svg([(history, "this run")], cap, self.lines, title=title)
         with self._lock:
             if not self._is_current(generation):
                 return
-            self.caption.value = (f"<small>{'Training' if title == 'training...' else 'Curves'}"
+            self.caption.value = (f"<small>{'Training' if training else 'Curves'}"
                                   f" for: {describe(history.model_config, history.train_config)}"
                                   "</small>")
             self.curves.value = svg
@@ -393,9 +488,11 @@ class RunLog:
         self.table.options = [(self.line(r), r["run"]) for r in self.rows]
         notes = []
         older = total - len(saved)
-        if older > 0:
-            notes.append(f"Showing the newest {len(saved)} runs; {older} older ones are in "
-                         f"{html.escape(str(self.progress.runs_path))}.")
+        if older > 0:  # they may still be inside the progress file (an older version's) or
+            # already in the log beside it: the words hold in both states
+            notes.append(f"Showing the newest {len(saved)} runs; {older} older ones are not shown "
+                         f"but kept with your progress, in "
+                         f"{html.escape(str(self.progress.path.parent))}.")
         if skipped:
             notes.append(f"{skipped} saved runs could not be read and are not shown.")
         if self.progress.problem:
@@ -438,8 +535,8 @@ class RunLog:
         rows = {r["run"]: r for r in self.rows}
         labels = differences([rows[n]["settings"] for n in chosen])
         pairs = [(self.records[n], f"#{n}: {label}") for n, label in zip(chosen, labels)]
-        longest = max(h.train_config.max_epochs for h, _ in pairs)
-        svg = curves_svg(pairs, longest, self.lines, title="your runs compared")
+        # Finished runs: the axis fits the longest of them, not the longest cap
+        svg = curves_svg(pairs, None, self.lines, title="your runs compared")
         self.comparison.value = svg
         return svg
 
@@ -451,21 +548,41 @@ class RunLog:
         self.note.value = "<small>The log is empty.</small>"
 
     def save_csv(self, path: str | Path = "runs.csv") -> Path | None:
-        """Write the log as CSV (a folder: runs.csv inside it); None, with a note, if it cannot."""
+        """Write the log as CSV (a folder: runs.csv inside it); None, with a note, if it cannot.
+
+        The file is written whole beside `path`, then renamed onto it: a link planted at `path`
+        is replaced by the file, never written through, and a reader never sees half a file."""
         path = Path(path)
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             path = path / "runs.csv"
         try:
-            with open(path, "w", newline="", encoding="utf-8") as file:
-                writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
-                writer.writeheader()
-                writer.writerows(self.rows)
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+            _replace_file(path, text.getvalue().encode("utf-8"))
         except OSError as error:
             self.note.value = (f"<small>Could not save the log to {html.escape(str(path))}: "
                                f"{html.escape(str(error))}</small>")
             return None
         self.note.value = f"<small>Saved {len(self.rows)} runs to {html.escape(str(path.resolve()))}</small>"
         return path
+
+
+def _replace_file(path: Path, content: bytes) -> None:
+    """Replace `path` with `content` in one step, without following a link at `path`: the bytes go
+    to a new file of a random name beside it (created exclusively), which is then renamed onto
+    `path`; on failure the partial file is removed."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
 
 
 def differences(settings: Sequence[str]) -> list[str]:
