@@ -5,8 +5,8 @@
 For each size, the panel's log holds that many rows, each with the record of a real run of the
 fix, as the panel saves them. Timed: opening the panel on it (reading the progress file, the log's
 newest rows, checking them, filling the table). Then the same rows kept inside the progress file,
-as versions before the log had a file of its own did: the first open, the first save (which moves
-them to the log), the next open.
+as versions before the log had a file of its own did: the first open (which moves them to the log,
+once), the first answer saved after it, the next open.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ def main() -> None:
                 json.dump({**empty(), "version": 1, "runs": rows}, file)
             first = _open(legacy, initial)
             start = time.perf_counter()
-            Progress(legacy).record_answer("p1", "A", True)  # the first save moves the rows out
-            moved = time.perf_counter() - start
-            print(f"{n:7d} rows inside an older progress file: first open {first:.2f} s, first "
-                  f"save (moves them to the log) {moved:.2f} s, next open "
+            Progress(legacy).record_answer("p1", "A", True)
+            saved = time.perf_counter() - start
+            print(f"{n:7d} rows inside an older progress file: first open (moves them to the "
+                  f"log) {first:.2f} s, the next answer saved {saved:.3f} s, next open "
                   f"{_open(legacy, initial):.3f} s", flush=True)
 
 
