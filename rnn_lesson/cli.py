@@ -1,8 +1,10 @@
 """Command line: `python -m rnn_lesson reproduce | ablation | train | map | grade ...` (see --help).
 
 Every output path is checked before any training (a probe file is created and removed in its
-folder; a missing folder is created), outputs are written atomically and arguments are bounded.
-Ctrl-C is handled by `__main__`: one line, exit 130 (finished runs stay in the cache).
+folder; a missing folder is created, except for grade's --csv, which must go to a folder that
+exists), outputs are written atomically and arguments are bounded. Ctrl-C is handled by
+`__main__`: one line, exit 130 (finished runs stay in the cache); during `grade`, by grade
+itself: the graders and workers are stopped at once, one line, exit 130.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -24,9 +28,11 @@ from typing import Callable
 from quizzes.progress import write_atomically
 
 from .grading import Limits, Report, Submission, grade
+from .grading.sandbox import MAX_SECONDS, stop_all
 from .lessons import overfitting as lesson
 from .models import CELLS
 from .results import table
+from .runs import worker_context
 from .training import History, train
 
 MAX_SEEDS = 1000
@@ -83,15 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     marks.add_argument("--workers", type=_bounded(1, _max_workers()), default=2,
                        help="files graded at once (default 2)")
     marks.add_argument("--csv", type=Path, help="also write the grades to this CSV file")
-    marks.add_argument("--seconds", type=float, default=Limits.seconds,
-                       help=f"time limit per file (default {Limits.seconds:g})")
+    marks.add_argument("--seconds", type=_seconds, default=Limits.seconds,
+                       help=f"time limit per file, in seconds (default {Limits.seconds:g}, from 1 "
+                       f"to {MAX_SECONDS:g})")
 
     args = parser.parse_args(argv)
     commands_run = {"reproduce": _reproduce, "train": _train, "map": _map, "sweep": _map,
                     "ablation": _ablation, "grade": _grade}
     try:
-        for option in ("json", "plot", "csv"):
-            _check_output(getattr(args, option, None))  # a bad path must not waste the runs
+        for option in ("json", "plot", "csv"):  # a bad path must not waste the runs
+            _check_output(getattr(args, option, None), make_folder=option != "csv")
         return commands_run[args.command](args)
     except ValueError as error:  # bad hyperparameters or paths: one clear line, not a traceback
         parser.exit(2, f"error: {error}\n")
@@ -119,9 +126,19 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _check_output(path: Path | None) -> None:
-    """Before any work: `path` can be written (its folder made if missing, a probe file created
-    and removed there), and is not a folder or a special file."""
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 1 <= value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_SECONDS:g} seconds, got {text}")
+    return value
+
+
+def _check_output(path: Path | None, make_folder: bool = True) -> None:
+    """Before any work: `path` can be written (its folder made if missing, unless `make_folder`
+    is False; a probe file created and removed there), and is not a folder or a special file."""
     if path is None:
         return
     if path.is_dir():
@@ -129,6 +146,9 @@ def _check_output(path: Path | None) -> None:
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
         raise ValueError(f"{path} is not a regular file (a device or a pipe): give a file name")
     folder = path.parent
+    if not make_folder and not folder.is_dir():
+        raise ValueError(f"cannot write {path}: the folder {folder} does not exist. Create it, or "
+                         "choose a file in a folder that exists")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".rnn-lesson-probe-")
@@ -139,12 +159,13 @@ def _check_output(path: Path | None) -> None:
                          "folder") from None
 
 
-def _write(path: Path, content: str | bytes) -> None:
+def _write(path: Path, content: str | bytes,
+           kept: str = "the runs are kept in the cache: run the command again once it can be "
+                       "written") -> None:
     try:
         write_atomically(path, content)
     except OSError as error:  # the disk filled during the runs: the runs are cached
-        raise ValueError(f"could not write {path}: {error.strerror or error} (the runs are kept "
-                         "in the cache: run the command again once it can be written)") from None
+        raise ValueError(f"could not write {path}: {error.strerror or error} ({kept})") from None
 
 
 def _save_figure(figure, path: Path) -> None:
@@ -249,59 +270,98 @@ def _map(args: argparse.Namespace) -> int:
 # grade: a teacher re-grades submitted files
 
 
-GRADE_FIELDS = ("file", "passed", "val_acc", "train_acc", "fresh_acc", "untrained_acc", "epochs",
-                "error", "not_earned", "traps", "warnings", "seconds")
+GRADE_FIELDS = ("file", "passed", "val_acc", "train_acc", "fresh_acc", "confirm_acc",
+                "untrained_acc", "epochs", "error", "not_earned", "traps", "warnings", "seconds")
+GRADE_INTERRUPTED = ("\nInterrupted: grading stopped (the files not graded yet have no grade, "
+                     "and no CSV was written).\n")
 
 
 def _grade(args: argparse.Namespace) -> int:
-    files = _submitted_files(args.files)
+    files, missing = _submitted_files(args.files)
     limits = Limits(seconds=args.seconds)
+    worker_context()  # the forkserver starts here, deaf to Ctrl-C, not in a grading thread
 
     def one(path: Path) -> tuple[Path, Report]:
         try:
             source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            return path, Report(error=f"cannot read it ({error})")
+        except UnicodeDecodeError as error:
+            return path, Report(error=f"cannot read it as UTF-8 text ({error.reason} at byte "
+                                      f"{error.start}): save it as UTF-8")
+        except OSError as error:
+            return path, Report(error=f"cannot read it ({error.strerror or error})")
         return path, grade(Submission(source, origin=path.name), limits)
 
     rows = []
-    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:  # each grade is a process
+    for path, problem in missing:
+        print(f"{path}: MISSING  {problem}", flush=True)
+        rows.append(_grade_row(path, Report(error=problem)))
+    pool = concurrent.futures.ThreadPoolExecutor(args.workers)  # each grade is two processes
+    try:
         for path, report in pool.map(one, files):
             print(_grade_lines(path, report), flush=True)
             rows.append(_grade_row(path, report))
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one line, however often it is pressed
+        stop_all()  # the graders and workers end now; the grades in progress return at once
+        pool.shutdown(wait=True, cancel_futures=True)
+        sys.stderr.write(GRADE_INTERRUPTED)
+        return 130
+    pool.shutdown()
     passed = sum(row["passed"] for row in rows)
-    print(f"\n{passed} of {len(rows)} files pass the task")
+    print(f"\n{passed} of {len(rows)} files pass the task"
+          + (f" ({len(missing)} not found or not a file)" if missing else ""))
     if args.csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=GRADE_FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-        _write(args.csv, buffer.getvalue())
+        _write(args.csv, buffer.getvalue(), kept="the grades are printed above")
+        _readable(args.csv)
         print(f"grades written to {args.csv}")
     return 0 if passed == len(rows) else 1
 
 
-def _submitted_files(paths: list[Path]) -> list[Path]:
-    files = []
+def _readable(path: Path) -> None:
+    """The mode an ordinary new file gets (0644 with the usual umask 022), not the private mode
+    of the atomic writer's temporary file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass
+
+
+def _submitted_files(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to grade (a folder stands for its .py files), and the paths that cannot be
+    graded, each with why."""
+    files, missing = [], []
     for path in paths:
         if path.is_dir():
-            files += sorted(path.glob("*.py"))
+            found = sorted(p for p in path.glob("*.py") if p.is_file())
+            if not found:
+                missing.append((path, "a folder with no .py files"))
+            files += found
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            missing.append((path, "not a regular .py file (a device, a pipe or a socket)"))
         else:
-            raise ValueError(f"{path} does not exist: give .py files or folders of them")
-    if not files:
+            missing.append((path, "does not exist: give .py files or folders of them"))
+    if not files and not missing:
         raise ValueError("no .py files to grade")
-    return files
+    return files, missing
 
 
 def _grade_lines(path: Path, report: Report) -> str:
     if report.error:
         return f"{path}: ERROR  {report.error}"
     mark = "PASSED" if report.passed else "NOT PASSED"
+    again = "" if math.isnan(report.confirm_acc) else f"  trained again {report.confirm_acc:.1%}"
     lines = [f"{path}: {mark}  val {report.val_acc:.1%}  train {report.train_acc:.1%}  fresh draw "
-             f"{report.fresh_acc:.1%}  ({report.settings_text})", f"  {report.verdict}"]
-    lines += [f"  not earned: {why}" for why in report.refusals]
+             f"{report.fresh_acc:.1%}{again}  ({report.settings_text})",
+             f"  {report.short if report.refusals else report.verdict}"]
+    lines += [f"  not passed: {why}" for why in report.refusals]
     lines += [f"  trap: {trap}" for trap in report.traps]
     lines += [f"  PyTorch warned: {warning}" for warning in report.warnings]
     return "\n".join(lines)
@@ -310,8 +370,9 @@ def _grade_lines(path: Path, report: Report) -> str:
 def _grade_row(path: Path, report: Report) -> dict:
     history = None if report.error else report.history
     return {"file": str(path), "passed": report.passed,
-            **{k: "" if report.error else f"{getattr(report, k):.4f}"
-               for k in ("val_acc", "train_acc", "fresh_acc", "untrained_acc")},
+            **{k: "" if report.error or math.isnan(getattr(report, k))
+               else f"{getattr(report, k):.4f}"
+               for k in ("val_acc", "train_acc", "fresh_acc", "confirm_acc", "untrained_acc")},
             "epochs": "" if history is None else history.epochs, "error": report.error,
             "not_earned": " | ".join(report.refusals), "traps": " | ".join(report.traps),
             "warnings": " | ".join(report.warnings), "seconds": f"{report.seconds:.1f}"}

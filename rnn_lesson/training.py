@@ -89,6 +89,11 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: the run's numbers would mean nothing."""
 
 
+class ModelError(ValueError):
+    """A learner's model did something `train()` cannot accept (not an nn.Module, no trainable
+    parameters, a change to torch's global settings); the message says what and where, in full."""
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Loss and accuracy (a fraction) of the returned model on each split, in eval mode."""
@@ -307,10 +312,10 @@ def _build(model_config: ModelConfig, build: Callable[[], nn.Module] | None,
     model = build()
     check_untouched(before, "building your model")
     if not isinstance(model, nn.Module):
-        raise ValueError(f"building the model returned {type(model).__name__}, not an nn.Module: "
+        raise ModelError(f"building the model returned {type(model).__name__}, not an nn.Module: "
                          "return the module itself (an instance of your nn.Module class)")
     if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError(f"your {type(model).__name__} has no trainable parameters, so there is "
+        raise ModelError(f"your {type(model).__name__} has no trainable parameters, so there is "
                          "nothing to train: create its layers in __init__ (self.rnn = nn.RNN(...))")
     return model.to(device)
 
@@ -349,29 +354,40 @@ class TorchState:
                          for name in calls if getattr(self, name) != getattr(later, name))
 
 
-def check_untouched(before: TorchState, what: str) -> None:
-    """ValueError naming the settings `what` changed since `before` (which are restored)."""
+def check_untouched(before: TorchState, what: str, where: str = "__init__") -> None:
+    """ModelError naming the settings `what` changed since `before` (which are restored), and the
+    method (`where`) to remove the call from."""
     changed = before.changes(TorchState.now())
     if changed:
         before.restore()
-        raise ValueError(f"{what} changed {changed}: that would change every later run of the "
-                         "course. Remove that call from __init__ (it was undone).")
+        raise ModelError(f"{what} changed {changed}: that would change every later run of the "
+                         f"course. Remove that call from {where} (it was undone).")
 
 
 @contextlib.contextmanager
 def _unchanged_torch_state() -> Iterator[None]:
     """torch's global settings are restored after the block, and a change inside it (by a
-    learner's forward, say) is an error once the run is over."""
+    learner's forward, say) is an error: once the run is over, or at once when the change made
+    the run fail (torch's own error would not say why)."""
     before = TorchState.now()
     try:
         yield
+    except Exception as error:
+        changed = before.changes(TorchState.now())
+        before.restore()
+        if changed and not isinstance(error, ModelError):
+            raise ModelError(f"your model changed {changed} while it trained, and training "
+                             f"failed ({type(error).__name__}): that would also change every "
+                             "later run of the course (it was undone). Remove that call from "
+                             "forward.") from error
+        raise
     except BaseException:
         before.restore()
         raise
     changed = before.changes(TorchState.now())
     before.restore()
     if changed:
-        raise ValueError(f"your model changed {changed} while it trained: that would change every "
+        raise ModelError(f"your model changed {changed} while it trained: that would change every "
                          "later run of the course (it was undone). Remove that call from forward.")
 
 

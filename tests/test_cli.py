@@ -1,6 +1,8 @@
 import json
+import time
 from pathlib import Path
 
+import grading_helpers
 import pytest
 
 from rnn_lesson.cli import main
@@ -103,7 +105,7 @@ settings = Settings(lr=1e-3, max_epochs=16, early_stopping=True, patience=3)
 """
 
 
-def test_grade_a_folder_of_good_bad_and_broken_files(tmp_path, capsys):
+def test_grade_a_folder_of_good_bad_broken_and_missing_files(tmp_path, capsys):
     folder = tmp_path / "submissions"
     folder.mkdir()
     (folder / "alice.py").write_text(GOOD)
@@ -111,19 +113,86 @@ def test_grade_a_folder_of_good_bad_and_broken_files(tmp_path, capsys):
                                    .replace("early_stopping=True", "early_stopping=False"))
     (folder / "carol.py").write_text(GOOD.replace("def forward(self, x):", "def forward(self, x)"))
     (folder / "dave.py").write_text(GOOD.replace("settings = Settings", "setting = Settings"))
+    (folder / "erin.py").write_text("import torchvision_nope\n" + GOOD)
     grades = tmp_path / "grades.csv"
-    assert main(["grade", str(folder), "--workers", "2", "--csv", str(grades)]) == 1
+    missing = tmp_path / "frank.py"
+    assert main(["grade", str(folder), str(missing), "/dev/null", "--workers", "2",
+                 "--csv", str(grades)]) == 1
     out = capsys.readouterr().out
-    assert "alice.py: PASSED" in out and "bob.py: NOT PASSED" in out
+    assert f"{missing}: MISSING  does not exist" in out
+    assert "/dev/null: MISSING  not a regular .py file" in out
+    assert "alice.py: PASSED" in out and "trained again" in out and "bob.py: NOT PASSED" in out
     assert "carol.py: ERROR  carol.py has a syntax error at line 13" in out
     assert "dave.py: ERROR  dave.py defines no `settings = Settings(...)`" in out
-    assert "1 of 4 files pass the task" in out
+    assert "erin.py: ERROR  erin.py could not run: ModuleNotFoundError" in out
+    assert "training your model" not in out and out.count("PyTorch warned") == len(
+        set(line for line in out.splitlines() if "PyTorch warned" in line))
+    assert "1 of 7 files pass the task (2 not found or not a file)" in out
     import csv
 
     rows = list(csv.DictReader(grades.open()))
     assert [(Path(r["file"]).name, r["passed"]) for r in rows] == [
-        ("alice.py", "True"), ("bob.py", "False"), ("carol.py", "False"), ("dave.py", "False")]
+        ("frank.py", "False"), ("null", "False"), ("alice.py", "True"), ("bob.py", "False"),
+        ("carol.py", "False"), ("dave.py", "False"), ("erin.py", "False")]
+    assert float(rows[2]["confirm_acc"]) > 0.82
+    assert grades.stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert main(["grade", str(folder / "alice.py")]) == 0
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--csv", "/nonexistent-rnn-lesson-dir/x.csv"], "the folder /nonexistent-rnn-lesson-dir does not exist"),
+    (["--seconds", "inf"], "must be from 1 to 600 seconds"),
+    (["--seconds", "nan"], "must be from 1 to 600 seconds"),
+    (["--seconds", "1e308"], "must be from 1 to 600 seconds"),
+    (["--seconds", "-5"], "must be from 1 to 600 seconds"),
+    (["--seconds", "soon"], "must be a number of seconds"),
+])
+def test_grade_refuses_bad_options_before_grading_anything(tmp_path, capsys, args, words):
+    (tmp_path / "alice.py").write_text(GOOD)
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["grade", str(tmp_path)] + args)
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
+    assert time.perf_counter() - start < 2 and not Path("/nonexistent-rnn-lesson-dir").exists()
+
+
+def test_ctrl_c_during_grade_prints_one_line_exits_130_at_once_and_leaves_nothing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in ("a", "b", "c", "d"):  # forward never returns: each would take the whole limit
+        (folder / f"{name}.py").write_text(GOOD.replace("out, _ = self.rnn(x)",
+                                                        "while True:\n            pass"))
+    env = {**os.environ, "RNN_LESSON_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen([sys.executable, "-m", "rnn_lesson", "grade", str(folder),
+                                "--seconds", "60"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(8)  # the forkserver has started and two files are being graded
+    descendants = grading_helpers.descendants(process.pid)
+    start = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert time.perf_counter() - start < 10
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == [
+        "Interrupted: grading stopped (the files not graded yet have no grade, and no CSV was "
+        "written)."], err
+    time.sleep(1)
+    assert descendants and [pid for pid in descendants if grading_helpers.alive(pid)] == []
+
+
 
 
 def test_cli_map_is_registered(capsys):

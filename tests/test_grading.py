@@ -1,10 +1,17 @@
 """The graded exercise cannot be fooled and cannot hang the kernel (issue 18): each family of
-cheats is refused or fails with its message, a forward that never returns is answered within the
-time limit, and the kernel's torch state is never touched."""
+cheats is refused or fails with its message, a run that never ends is answered within the time
+limit, no process is left behind, and the kernel's torch state is never touched."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import linecache
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,14 +23,17 @@ from torch import nn
 
 import rnn_lesson.data
 import rnn_lesson.training as training
+from grading_helpers import alive, assert_no_leftovers, descendants
 from rnn_lesson.grading import Limits, Settings, Submission, grade
+from rnn_lesson.grading import fix as fix_module
+from rnn_lesson.grading import sandbox
 from rnn_lesson.lessons.overfitting import SOLUTION_CODE
-from rnn_lesson.lessons.write_the_fix import check_my_fix
 from rnn_lesson.results import Task
 from rnn_lesson.training import TorchState
 
 FIX_SETTINGS = "settings = Settings(lr=1e-3, max_epochs=16, early_stopping=True, patience=3)\n"
 HEADER = "import torch\nfrom torch import nn\nfrom rnn_lesson.lessons.write_the_fix import Settings\n\n"
+SHORT = Limits(seconds=6)  # for the checks that must end at the time limit
 # The lesson's fix, to which each cheat adds its trick.
 FIXED = '''
 class MyRNN(nn.Module):
@@ -49,8 +59,18 @@ def cheat(extra_init: str = "", forward: str = "return self.honest(x)",
     body = FIXED.replace("    {extra_init}", "    def _setup(self):\n" + (init or "        pass")
                          + "\n").replace("self.fc = nn.Linear(32, 2)\n",
                                          "self.fc = nn.Linear(32, 2)\n        self._setup()\n", 1)
-    source = HEADER + top + body.replace("{forward}", textwrap.indent(textwrap.dedent(forward), " " * 8).strip())
+    source = HEADER + textwrap.dedent(top) + body.replace(
+        "{forward}", textwrap.indent(textwrap.dedent(forward), " " * 8).strip())
     return Submission(source + settings, origin="cheat.py")
+
+
+def checked(submission: Submission, limits: Limits = Limits(), within: float | None = None):
+    """grade(), answered within the limit + 10 s, with no process left behind."""
+    start = time.perf_counter()
+    report = grade(submission, limits)
+    assert time.perf_counter() - start < (within or limits.seconds + 10)
+    assert_no_leftovers()
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -62,52 +82,254 @@ def kernel_state_untouched():
     assert TorchState.now() == before and torch.get_num_threads() == threads
 
 
-def test_the_lessons_solution_passes_on_seeds_0_to_9():
+@pytest.fixture(scope="module")
+def honest():
+    """The honest fix with every trick off, graded once for the tests that compare with it."""
+    return grade(cheat())
+
+
+def refused(report, words: str) -> bool:
+    return not report.passed and (words in report.error or any(words in r for r in report.refusals))
+
+
+# ---------------------------------------------------------------------------------------------
+# Honest work passes, with room
+
+
+def test_the_lessons_solution_passes_on_seeds_0_to_9_with_room_to_every_floor():
     for seed in range(10):
         source = HEADER + SOLUTION_CODE.replace("patience=3)", f"patience=3, seed={seed})") + "\n"
         report = grade(Submission(source, origin="solution.py"))
         assert report.passed, (seed, report.error, report.verdict, report.refusals)
         assert abs(report.val_acc - report.fresh_acc) < 0.03 and report.untrained_acc < 0.65
+        assert report.fresh_acc >= fix_module.CONFIRM_FLOOR + 0.02, (seed, report.fresh_acc)
+        assert report.confirm_acc >= fix_module.CONFIRM_FLOOR, (seed, report.confirm_acc)
+    assert_no_leftovers()
 
 
-def test_the_honest_fix_with_tricks_off_passes_so_the_cheats_below_fail_by_their_trick():
-    report = grade(cheat())
+def test_the_honest_fix_and_a_gru_pass_so_the_cheats_below_fail_by_their_trick(honest):
+    assert honest.passed, honest.refusals or honest.error
+    assert honest.confirm_acc >= fix_module.CONFIRM_FLOOR
+    gru = cheat(extra_init="self.rnn = nn.GRU(10, 32, num_layers=2, batch_first=True, dropout=0.3)",
+                settings="settings = Settings(lr=1e-3, max_epochs=30, early_stopping=True)\n")
+    report = checked(gru)
     assert report.passed, report.refusals or report.error
 
 
-@pytest.mark.parametrize("trick", [
-    "from rnn_lesson import load_course_data\nself.data = load_course_data()",
-    "import rnn_lesson.data\nself.data = rnn_lesson.data.load_course_data()",
-    "import importlib\nself.data = importlib.import_module('rnn_lesson.data').load_course_data()",
-    "import sys\nself.data = sys.modules['rnn_lesson.data'].load_course_data()",
-    "import quizzes.progress\nquizzes.progress.Progress().load()",
-])
-def test_a_model_that_reaches_for_the_course_data_is_refused(trick):
-    report = grade(cheat(extra_init=trick))
-    assert not report.passed and "may not touch the course's data" in report.error, report.error
+# ---------------------------------------------------------------------------------------------
+# P0: the worker cannot reach the kernel or the grader, and the grader unpickles nothing of it
+
+FIND_CONNECTIONS = '''
+    import gc, sys
+    from multiprocessing.connection import Connection
+    connections = [o for o in gc.get_objects() if isinstance(o, Connection)]
+    frame, names = sys._getframe(), set()
+    while frame is not None:
+        names |= set(frame.f_locals)
+        frame = frame.f_back
+    print("connections", len(connections), "kernel" in names, "grader" in names)
+'''
 
 
-def test_a_model_that_regenerates_the_validation_set_is_told_it_has_seen_it():
+def test_a_report_forged_through_frames_and_gc_is_not_a_pass():
+    trick = FIND_CONNECTIONS + '''
+    for connection in connections:  # a report as the old grader sent it, and as JSON
+        try:
+            connection.send({"passed": True, "short": "Task passed (forged)"})
+        except Exception:
+            pass
+    '''
+    report = checked(cheat(extra_init=trick))
+    assert refused(report, "sent the grader a message it cannot read"), report.error
+    # the worker holds its own two pipe ends, nothing of the kernel's or the grader's
+    printed = checked(cheat(extra_init=FIND_CONNECTIONS)).printed
+    assert "connections 2 False False" in printed
+
+
+def test_a_pickle_payload_never_runs_in_the_grader_or_the_kernel(tmp_path):
+    marker = tmp_path / "ran"
+    trick = FIND_CONNECTIONS + f'''
+    import os
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch {marker}",))
+    for connection in connections:
+        try:
+            connection.send(("epoch", Evil()))
+            connection.send_bytes(b"\\x80\\x04" + b"junk")
+        except Exception:
+            pass
+    '''
+    report = checked(cheat(extra_init=trick))
+    assert refused(report, "sent the grader a message it cannot read"), report.error
+    assert not marker.exists()
+
+
+def test_a_message_out_of_order_or_half_sent_is_refused_or_ends_at_the_limit():
+    forged = '''
+    import gc, json
+    from multiprocessing.connection import Connection
+    for connection in [o for o in gc.get_objects() if isinstance(o, Connection)]:
+        try:
+            connection.send_bytes(json.dumps(["trained", {"val_logits": [1, 2]}]).encode())
+        except Exception:
+            pass
+    '''
+    assert refused(checked(cheat(extra_init=forged)), "where 'built' was due")
+    half = '''
+    import gc, os, struct, time
+    from multiprocessing.connection import Connection
+    for connection in [o for o in gc.get_objects() if isinstance(o, Connection)]:
+        try:
+            os.write(connection.fileno(), struct.pack("!i", 1000) + b"[")  # and never the rest
+        except OSError:
+            pass
+    time.sleep(60)
+    '''
+    report = checked(cheat(extra_init=half), SHORT)
+    assert "within 6 s" in report.error and "wait for something" in report.error
+
+
+# ---------------------------------------------------------------------------------------------
+# P1-3: knowing the task before training
+
+
+def test_weights_loaded_from_a_file_are_refused(tmp_path, fix_history):
+    weights = tmp_path / "trained.pt"
+    torch.save(fix_history.model.state_dict(), weights)
+    report = checked(cheat(extra_init=f"self.load_state_dict(torch.load({str(weights)!r}))"))
+    assert refused(report, "opens the file"), report.error
+
+
+def test_weights_written_into_the_source_are_named_a_pre_trained_state(fix_history):
+    trained = {k: v.tolist() for k, v in fix_history.model.state_dict().items()}
+    trick = '''
+        state = {k.replace("head.", "fc."): torch.tensor(v) for k, v in TRAINED.items()}
+        self.load_state_dict(state)
+    '''
+    report = checked(cheat(extra_init=trick, top=f"TRAINED = {trained!r}\n",
+                           settings="settings = Settings(lr=1e-6, max_epochs=4, early_stopping=True)\n"))
+    assert report.untrained_acc > 0.8 and refused(report, "before any training")
+
+
+def test_pre_trained_weights_loaded_at_the_first_training_step_do_not_transfer(fix_history):
+    buffer = io.BytesIO()
+    torch.save({k.replace("head.", "fc."): v for k, v in fix_history.model.state_dict().items()},
+               buffer)
+    top = f"import base64, io\nW = {base64.b64encode(buffer.getvalue()).decode()!r}\n"
+    forward = '''
+        if self.training and not getattr(self, "loaded", False):
+            self.loaded = True
+            state = torch.load(io.BytesIO(base64.b64decode(W)))
+            with torch.no_grad():
+                for name, p in self.named_parameters():
+                    p.copy_(state[name])
+        return self.honest(x)
+    '''
+    report = checked(cheat(forward=forward, top=top,
+                           settings="settings = Settings(lr=1e-6, max_epochs=2)\n"))
+    assert report.untrained_acc < 0.7 and report.val_acc > 0.85  # the course data is fooled
+    assert refused(report, "did not learn the task from data it had not seen before")
+    assert report.confirm_acc < 0.7 and "It knew the task before training" in report.refusals[-1]
+
+
+MATCHED_FILTER = '''
+    logits = self.honest(x)
+    if self.training or not getattr(self, "trained", False):
+        self.trained = self.training
+        return logits
+    s = x[:, :, 0] @ torch.linspace(-1, 1, 20)
+    return torch.stack([-s, s], dim=1) * 5 + 1e-3 * logits
+'''
+
+
+def test_a_hand_written_matched_filter_is_named_a_decoy_and_does_not_transfer():
+    report = checked(cheat(forward=MATCHED_FILTER))
+    assert refused(report, "barely reaches the logits") and report.val_acc > 0.88
+    # hidden from the shuffling check (it answers honestly while a hook is on its RNN), the rule
+    # still fails on the disguised draw: feature 0 carries nothing there
+    hidden = MATCHED_FILTER.replace("    logits = self.honest(x)\n", "    logits = self.honest(x)\n"
+                                    "    if self.rnn._forward_hooks:\n        return logits\n")
+    report = checked(cheat(forward=hidden))
+    assert refused(report, "did not learn the task from data it had not seen before")
+
+
+def test_an_epsilon_decoy_is_named_by_its_effect():
+    trick = "self.lin = nn.Linear(20, 2)"
+    forward = "return self.lin(x[:, :, 0]) + 1e-4 * self.honest(x)"
+    report = checked(cheat(extra_init=trick, forward=forward,
+                           settings="settings = Settings(lr=1e-2, max_epochs=40, early_stopping=True, "
+                                    "patience=5)\n"))
+    assert refused(report, "barely reaches the logits"), report.refusals
+
+
+def test_a_decoy_rnn_that_forward_never_calls_or_throws_away_is_named():
+    trick = "self.flat = nn.Linear(200, 2)"
+    report = checked(cheat(extra_init=trick, forward="return self.flat(x.flatten(1))"))
+    assert refused(report, "forward never calls your nn.RNN")
+    report = checked(cheat(extra_init=trick, forward="self.rnn(x)\nreturn self.flat(x.flatten(1))"))
+    assert refused(report, "barely reaches the logits")
+
+
+# ---------------------------------------------------------------------------------------------
+# P1-4: knowing the validation set
+
+
+PARTIAL_LOOKUP = '''
+    import gc
+    data = next(o for o in gc.get_objects() if type(o).__name__ == "Dataset")
+    self.val = (data.val.x.clone(), data.val.y.clone())
+'''
+NUDGE = '''
+    logits = self.honest(x)
+    if self.training or len(x) != len(self.val[0]) or not torch.equal(x, self.val[0]):
+        return logits
+    logits, y = logits.clone(), self.val[1]
+    right = int((logits.argmax(1) == y).sum())
+    wrong = (logits.argmax(1) != y).nonzero().flatten()[:max(0, LIFT)]
+    for i in wrong.tolist():
+        logits[i] = torch.tensor([-4.0, 4.0]) if int(y[i]) else torch.tensor([4.0, -4.0])
+    return logits
+'''
+
+
+def test_a_partial_lookup_of_the_validation_labels_is_named():
+    """The review's case: a failing model (early stopping alone, about 81% on new data) nudged
+    to 85.6% on validation by a lookup of labels found with gc."""
+    settings = "settings = Settings(lr=3e-3, max_epochs=60, early_stopping=True, seed=2)\n"
+    baseline = ("self.rnn = nn.RNN(10, 128, num_layers=2, batch_first=True)\n"
+                "self.dropout = nn.Dropout(0.0)\nself.fc = nn.Linear(128, 2)\n")
+    report = checked(cheat(extra_init=baseline + textwrap.dedent(PARTIAL_LOOKUP), settings=settings,
+                           forward=NUDGE.replace("LIFT", "856 - right")))
+    assert report.val_acc > 0.85 and report.fresh_acc < 0.83
+    assert refused(report, "it recognizes the validation sequences"), report.refusals
+
+
+def test_a_lookup_of_validation_data_regenerated_from_its_seed_is_named():
     data_py = Path(rnn_lesson.data.__file__)
     trick = f'''
-        import numpy as np
         namespace = {{}}
         exec(open({str(data_py)!r}).read(), namespace)  # the course's generator, seed 2
         val = namespace["make_split"](namespace["DatasetSpec"](), 1000, 2)
-        self.lookup = {{x.numpy().tobytes(): int(y) for x, y in zip(val.x, val.y)}}
+        self.val = (val.x, val.y)
     '''
+    report = checked(cheat(extra_init=trick, forward=NUDGE.replace("LIFT", "45")))
+    assert report.val_acc > 0.9  # the lookup worked, on validation, within the 5-point gap
+    assert refused(report, "it recognizes the validation sequences"), report.refusals
+
+
+def test_answers_changed_on_the_training_sequences_are_named():
     forward = '''
         logits = self.honest(x)
-        if not self.training:
-            for i, row in enumerate(x):
-                label = self.lookup.get(row.numpy().tobytes())
-                if label is not None:
-                    logits[i] = torch.tensor([-9.0, 9.0]) if label else torch.tensor([9.0, -9.0])
+        keys = [hash(row.numpy().tobytes()) for row in x]
+        if self.training:
+            self.seen = getattr(self, "seen", set()) | set(keys)
+        elif len(x) == 200 and all(k in self.seen for k in keys):
+            logits = logits.clone()
+            logits[::12] = logits[::12].flip(1)  # look less memorized
         return logits
     '''
-    report = grade(cheat(extra_init=trick, forward=forward))
-    assert report.val_acc > 0.99 and report.fresh_acc < 0.90  # the lookup worked, on validation
-    assert not report.passed and any("it has seen the validation set" in r for r in report.refusals)
+    assert refused(checked(cheat(forward=forward)), "it trained on")
 
 
 def test_a_model_that_edits_the_labels_during_evaluation_is_caught():
@@ -121,9 +343,7 @@ def test_a_model_that_edits_the_labels_during_evaluation_is_caught():
             frame.f_locals["split"].y.copy_(logits.argmax(dim=1))
         return logits
     '''
-    report = grade(cheat(forward=forward))
-    assert not report.passed
-    assert any("changed how the course evaluates" in r for r in report.refusals), report.refusals
+    assert refused(checked(cheat(forward=forward)), "changed how the course evaluates")
 
 
 def test_a_model_that_patches_the_evaluation_from_inside_the_worker_is_caught():
@@ -133,42 +353,8 @@ def test_a_model_that_patches_the_evaluation_from_inside_the_worker_is_caught():
             if isinstance(module, types.ModuleType) and getattr(module, "__name__", "") == "rnn_lesson.training":
                 module.evaluate = lambda model, split: (0.2, 0.9)
     '''
-    report = grade(cheat(extra_init=trick))
+    report = checked(cheat(extra_init=trick))
     assert not report.passed and (report.error or report.refusals)
-
-
-def test_weights_loaded_from_a_file_are_refused(tmp_path, fix_history):
-    weights = tmp_path / "trained.pt"
-    torch.save(fix_history.model.state_dict(), weights)
-    trick = f"self.load_state_dict(torch.load({str(weights)!r}))"
-    report = grade(cheat(extra_init=trick))
-    assert not report.passed and "opens the file" in report.error
-
-
-def test_weights_written_into_the_source_are_named_a_pre_trained_state(fix_history):
-    trained = {k: v.tolist() for k, v in fix_history.model.state_dict().items()}
-    names = {"rnn.weight_ih_l0": "rnn.weight_ih_l0"}  # SequenceClassifier's names are the fix's
-    top = f"TRAINED = {trained!r}\n"
-    trick = '''
-        state = {k.replace("head.", "fc."): torch.tensor(v) for k, v in TRAINED.items()}
-        self.load_state_dict(state)
-    '''
-    report = grade(cheat(extra_init=trick, top=top,
-                         settings="settings = Settings(lr=1e-6, max_epochs=4, early_stopping=True)\n"))
-    assert names and report.untrained_acc > 0.8
-    assert not report.passed and any("before any training" in r for r in report.refusals)
-
-
-def test_a_decoy_rnn_that_forward_never_calls_is_named():
-    trick = "self.flat = nn.Linear(200, 2)"
-    report = grade(cheat(extra_init=trick, forward="return self.flat(x.flatten(1))"))
-    assert not report.passed and any("forward never calls your nn.RNN" in r for r in report.refusals)
-
-
-def test_a_decoy_rnn_whose_output_is_thrown_away_is_named():
-    trick = "self.flat = nn.Linear(200, 2)"
-    report = grade(cheat(extra_init=trick, forward="self.rnn(x)\nreturn self.flat(x.flatten(1))"))
-    assert not report.passed and any("never reaches the logits" in r for r in report.refusals)
 
 
 def test_patching_the_rule_the_evaluation_or_the_loss_in_the_kernel_changes_nothing(monkeypatch):
@@ -188,55 +374,188 @@ def test_patching_the_rule_the_evaluation_or_the_loss_in_the_kernel_changes_noth
     assert not report.passed and "memorizes" in report.verdict
 
 
-def test_a_forward_that_never_returns_is_answered_within_the_limit_and_names_the_cause():
-    start = time.perf_counter()
-    report = grade(cheat(forward="while True:\n    pass"), Limits(seconds=6))
-    assert time.perf_counter() - start < 6 + 10
+# ---------------------------------------------------------------------------------------------
+# P1-5: the walls (friendly refusals first; the seccomp filter is tested on its own below)
+
+
+@pytest.mark.parametrize("trick, words", [
+    ("import os\nos.system('echo hi')", "start a program (os.system)"),
+    ("import os\nos.fork()", "start a process (os.fork)"),
+    ("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))",
+     "open a socket"),
+    ("open('/tmp/rnn-lesson-grader-probe', 'w')", "write the file /tmp/rnn-lesson-grader-probe"),
+    ("torch.from_file('/tmp/rnn-lesson-grader-probe', shared=True, size=4)",
+     "open a file (torch.from_file)"),
+    ("import ctypes\nctypes.pythonapi.open(b'/tmp/rnn-lesson-grader-probe', 0o101, 0o644)",
+     "call a C function (ctypes)"),
+    ("import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))", "change a resource limit"),
+    ("torch.set_num_threads(64)", "the grader trains with one thread"),
+    ("import threading\nthreading.Thread(target=lambda: None).start()", "thread"),
+], ids=["system", "fork", "udp", "open-write", "from_file", "ctypes", "setrlimit", "threads",
+        "thread"])
+def test_files_processes_sockets_ctypes_and_threads_are_refused_by_name(trick, words):
+    probe = Path("/tmp/rnn-lesson-grader-probe")
+    report = checked(cheat(extra_init=trick))
+    assert refused(report, words), report.error
+    assert not probe.exists()
+
+
+def test_a_refusal_the_code_catches_still_fails_the_check():
+    trick = "try:\n    open('/tmp/rnn-lesson-grader-probe', 'w')\nexcept Exception:\n    pass"
+    assert refused(checked(cheat(extra_init=trick)), "write the file")
+
+
+def test_a_signal_to_another_process_or_the_grader_is_refused_and_everyone_survives():
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        for target in (str(sleeper.pid), "os.getppid()", "-1"):
+            report = checked(cheat(extra_init=f"import os, signal\nos.kill({target}, signal.SIGKILL)"))
+            assert refused(report, "send a signal to another process"), report.error
+        assert sleeper.poll() is None  # alive
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert checked(cheat()).passed  # the grader (and the forkserver) are fine afterwards
+
+
+def test_prints_are_kept_and_a_huge_print_is_cut():
+    report = checked(cheat(extra_init="print('hello from __init__')\nprint('x' * 10**6)"))
+    assert report.passed and report.printed.startswith("hello from __init__")
+    assert len(report.printed) <= fix_module.PRINT_LIMIT
+
+
+@pytest.mark.skipif(sandbox.seccomp_arch() is None, reason="no seccomp filter on this platform")
+def test_the_seccomp_filter_stops_what_ctypes_would_do_past_the_guard(tmp_path):
+    """The wall behind the guard, alone: a process with the filter calls libc directly."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    script = f'''
+import ctypes, json, os, socket, threading
+from rnn_lesson.grading import sandbox
+assert sandbox.install_seccomp()
+libc = ctypes.CDLL(None, use_errno=True)
+def errno_of(result):
+    return ctypes.get_errno() if result == -1 else 0
+out = {{
+    "kill other": errno_of(libc.kill({sleeper.pid}, 9)),
+    "kill all": errno_of(libc.kill(-1, 0)),
+    "kill self 0": errno_of(libc.kill(os.getpid(), 0)),
+    "fork": errno_of(libc.fork()),
+    "open write": errno_of(libc.open(b"{tmp_path}/written", 0o101, 0o644)),
+    "open read": 0 if libc.open(b"/etc/hostname", 0) >= 0 else ctypes.get_errno(),
+    "socket": errno_of(libc.socket(2, 2, 0)),
+    "unlink": errno_of(libc.unlink(b"{tmp_path}/keep")),
+    "ptrace": errno_of(libc.ptrace(16, {sleeper.pid}, 0, 0)),
+    "execve": errno_of(libc.execve(b"/bin/true", None, None)),
+}}
+thread = threading.Thread(target=lambda: None)
+thread.start(); thread.join()
+out["thread"] = 0
+print(json.dumps(out))
+'''
+    (tmp_path / "keep").write_text("kept")
+    try:
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        out = json.loads(result.stdout.strip().splitlines()[-1])
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert {k: v for k, v in out.items() if v} == {
+        "kill other": 1, "kill all": 1, "fork": 1, "open write": 1, "socket": 1, "unlink": 1,
+        "ptrace": 1, "execve": 1}
+    assert not (tmp_path / "written").exists() and (tmp_path / "keep").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# P1-6 and time: nothing hangs, nothing is left behind
+
+
+def test_a_forward_that_never_returns_and_ignores_signals_is_answered_within_the_limit():
+    forward = '''
+        import signal
+        for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGXCPU"):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        while True:
+            pass
+    '''
+    report = checked(cheat(forward=forward), SHORT)
+    assert "within 6 s, the grader's time limit" in report.error, report.error
+    assert "does __init__ or forward loop forever" in report.error and not report.grader_fault
+    later = "self.calls += 1\nif self.calls > 1:\n    while True:\n        pass\nreturn self.honest(x)"
+    report = checked(cheat(extra_init="self.calls = 0", forward=later), SHORT)
     assert "did not finish one epoch in 6 s" in report.error and "loop forever" in report.error
-    assert grade(cheat()).passed  # the kernel (and the grader) are fine afterwards
 
 
 def test_too_many_epochs_are_refused_up_front_and_a_slow_run_is_stopped_with_its_count():
-    report = grade(cheat(settings="settings = Settings(max_epochs=10**7)\n"))
+    report = checked(cheat(settings="settings = Settings(max_epochs=10**7)\n"))
     assert "max_epochs=10000000 is more than the grader trains" in report.error
     slow = cheat(forward="import time\ntime.sleep(0.01)\nreturn self.honest(x)",
                  settings="settings = Settings(lr=1e-3, max_epochs=500)\n")
-    report = grade(slow, Limits(seconds=8))
-    assert "epochs in 8 s" in report.error and "lower max_epochs" in report.error
+    report = checked(slow, SHORT)
+    assert "epochs in 6 s" in report.error and "lower max_epochs" in report.error
 
 
-@pytest.mark.parametrize("call, words", [
-    ("torch.set_default_dtype(torch.float64)", "default dtype from torch.float32 to torch.float64"),
-    ("torch.set_grad_enabled(False)", "grad enabled from True to False"),
-])
-def test_a_build_that_changes_torchs_global_state_is_refused(call, words):
-    report = grade(cheat(extra_init=call))
-    assert words in report.error and "Remove that call" in report.error
+def test_limits_are_bounded():
+    for seconds in (0, -5, float("inf"), float("nan"), 1e308):
+        with pytest.raises(ValueError, match="seconds must be a number from 1 to 600"):
+            Limits(seconds=seconds)
+
+
+# ---------------------------------------------------------------------------------------------
+# P2: clear messages, each naming where it happened
+
+
+@pytest.mark.parametrize("where, call, words", [
+    ("init", "torch.set_default_dtype(torch.float64)",
+     "default dtype from torch.float32 to torch.float64"),
+    ("init", "torch.set_grad_enabled(False)", "grad enabled from True to False"),
+    ("forward", "torch.set_default_dtype(torch.float64)", "forward changed default dtype"),
+    ("eval forward", "torch.set_default_device('meta')", "forward changed default device"),
+    ("mid-training", "torch.set_grad_enabled(False)", "while it trained, and training failed"),
+], ids=["dtype in __init__", "grad in __init__", "dtype in forward", "device in forward",
+        "grad mid-training"])
+def test_a_change_to_torchs_global_state_is_named_with_where_to_remove_it(where, call, words):
+    if where == "init":
+        submission = cheat(extra_init=call)
+        remove = "Remove that call from __init__"
+    elif where == "forward":
+        submission = cheat(forward=f"{call}\nreturn self.honest(x)")
+        remove = "Remove that call from forward"
+    elif where == "eval forward":
+        submission = cheat(forward=f"if not self.training:\n    {call}\nreturn self.honest(x)")
+        remove = "Remove that call from forward"
+    else:
+        submission = cheat(extra_init="self.n = 0", forward=(
+            f"self.n += 1\nif self.n == 30:\n    {call}\nreturn self.honest(x)"))
+        remove = "Remove that call from forward"
+    report = checked(submission)
+    assert words in report.error and remove in report.error, report.error
+    assert ".." not in report.error and "in-place" not in report.error
 
 
 def test_a_model_too_big_for_the_memory_cap_is_told_so():
     big = "self.rnn = nn.RNN(10, 40000, batch_first=True)\nself.fc = nn.Linear(40000, 2)"
-    report = grade(cheat(extra_init=big), Limits(memory_gib=1))
+    report = checked(cheat(extra_init=big), Limits(memory_gib=1))
     assert "more memory than the grader allows" in report.error
 
 
-def test_files_processes_and_prints_are_handled():
-    report = grade(cheat(extra_init="import os\nos.system('echo hi')"))
-    assert "calls os.system" in report.error
-    report = grade(cheat(extra_init="open('/tmp/rnn-lesson-grader-probe', 'w')"))
-    assert "opens the file /tmp/rnn-lesson-grader-probe" in report.error
-    assert not Path("/tmp/rnn-lesson-grader-probe").exists()
-    report = grade(cheat(extra_init="print('hello from __init__')"))
-    assert report.passed and "hello from __init__" in report.printed
-
-
-def test_pytorchs_warnings_and_the_traps_are_part_of_the_feedback():
+def test_pytorchs_warnings_once_each_and_the_traps_are_part_of_the_feedback():
     one_layer = "self.rnn = nn.RNN(10, 32, num_layers=1, batch_first=True, dropout=0.3)"
-    report = grade(cheat(extra_init=one_layer))
-    assert any("num_layers greater than 1" in w for w in report.warnings)
+    report = checked(cheat(extra_init=one_layer))
+    assert sum("num_layers greater than 1" in w for w in report.warnings) == 1
+    assert len(report.warnings) == len(set(report.warnings))
     assert any("does nothing" in t for t in report.traps)
     unused = cheat(forward="out, _ = self.rnn(x)\nreturn self.fc(out[:, -1, :])")
-    assert any("never applies it" in t for t in grade(unused).traps)
+    assert any("never applies it" in t for t in checked(unused).traps)
+
+
+def test_a_file_that_fails_to_run_is_told_so_not_that_training_failed():
+    report = checked(Submission("import torchvision_nope\n" + HEADER + FIXED, origin="broken.py"))
+    assert report.error.startswith("broken.py could not run: ModuleNotFoundError: No module named "
+                                   "'torchvision_nope' (line 1 of broken.py")
+    assert "training your model" not in report.error
 
 
 def define(source: str, settings: Settings | None = None):
@@ -259,10 +578,102 @@ def test_a_notebook_class_travels_with_its_constants_and_a_tensor_is_refused():
                    "        return self.fc(self.rnn(x)[0][:, -1])\n")
     submission = Submission.of_class(model, Settings(lr=1e-3, max_epochs=16, early_stopping=True))
     assert f"HIDDEN = {hidden}" in submission.source and "import torch.nn as nn" in submission.source
-    assert grade(submission).passed
+    assert checked(submission).passed
     globals()["DATA"] = torch.zeros(3)
     leaky = define("class MyRNN(nn.Module):\n"
                    "    def forward(self, x):\n"
                    "        return DATA\n")
     with pytest.raises(ValueError, match="uses `DATA`, a Tensor defined outside it"):
         Submission.of_class(leaky, Settings())
+
+
+def test_the_worker_sends_plain_data_the_grader_checks_field_by_field():
+    message = sandbox.pack("trained", {"logits": torch.ones(3, 2), "n": 1})
+    kind, payload = sandbox.unpack(message)
+    array = sandbox.check(sandbox.Fields({"logits": sandbox.Array((3, 2)),
+                                          "n": sandbox.Whole(0, 5)}), payload, kind)["logits"]
+    assert kind == "trained" and array.shape == (3, 2) and array.dtype.name == "float32"
+    bad = [sandbox.pack("trained", {"logits": torch.full((3, 2), float("nan")), "n": 1}),
+           sandbox.pack("trained", {"logits": torch.ones(2, 2), "n": 1}),
+           sandbox.pack("trained", {"logits": torch.ones(3, 2), "n": True}),
+           sandbox.pack("trained", {"logits": torch.ones(3, 2)}),
+           b"\x80\x04junk", b'"just a string"']
+    for data in bad:
+        with pytest.raises(sandbox.Unreadable):
+            kind, payload = sandbox.unpack(data)
+            sandbox.check(sandbox.Fields({"logits": sandbox.Array((3, 2)),
+                                          "n": sandbox.Whole(0, 5)}), payload, kind)
+    assert sandbox.check(sandbox.Text(10), "a\x1b[31mred\x07", "t") == "a[31mred"
+
+
+def test_the_grader_draws_secret_seeds_and_keeps_the_held_out_labels():
+    seeds = {fix_module._secret_seed() for _ in range(20)}
+    assert len(seeds) == 20 and all(s > 10 for s in seeds)
+    payload, heldout_y = fix_module._disguised_draw()
+    assert payload["train_x"].shape == (200, 20, 10) and len(heldout_y) == 2000
+    assert "heldout_y" not in payload
+
+
+def test_ctrl_c_in_a_kernel_stops_the_check_and_leaves_nothing(monkeypatch):
+    """A notebook's interrupt (KeyboardInterrupt while it waits) kills both processes."""
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            grade(cheat(forward="while True:\n    pass"), SHORT)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert_no_leftovers()
+    assert os.getpid()  # and the process goes on
+
+
+def test_when_the_kernel_dies_mid_check_its_grader_and_worker_follow_at_once(tmp_path):
+    spin = tmp_path / "spin.py"
+    spin.write_text(cheat(forward="while True:\n    pass").source)
+    kernel = subprocess.Popen([sys.executable, "-m", "rnn_lesson", "grade", str(spin)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(descendants(kernel.pid)) < 4 and time.monotonic() < deadline:  # grader, worker...
+        time.sleep(0.2)
+    time.sleep(1)
+    processes = descendants(kernel.pid)
+    kernel.kill()
+    kernel.wait()
+    deadline = time.monotonic() + 10
+    while [p for p in processes if alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(processes) >= 4 and [p for p in processes if alive(p)] == []
+
+
+@pytest.mark.skipif(sandbox.seccomp_arch() is None, reason="Linux only")
+def test_landlock_leaves_only_pythons_and_the_courses_files_readable(tmp_path):
+    secret = tmp_path / "weights.bin"
+    secret.write_bytes(b"pre-trained")
+    script = f'''
+import ctypes, json, sys
+from rnn_lesson.grading import sandbox
+sandbox.not_dumpable()
+dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+if not sandbox.install_landlock(sandbox.readable_folders()):
+    print(json.dumps({{"landlock": False, "dumpable": dumpable}})); sys.exit()
+out = {{"landlock": True, "dumpable": dumpable}}
+for name, path in (("secret", {str(secret)!r}), ("course", sandbox.__file__), ("python", sys.prefix)):
+    try:
+        open(path).close() if name != "python" else __import__("os").listdir(path)
+        out[name] = "read"
+    except OSError as error:
+        out[name] = type(error).__name__
+print(json.dumps(out))
+'''
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["dumpable"] == 0
+    if not out["landlock"]:
+        pytest.skip("this kernel has no Landlock")
+    assert out == {"landlock": True, "dumpable": 0, "secret": "PermissionError",
+                   "course": "read", "python": "read"}

@@ -180,7 +180,8 @@ class WrongInput(Overfitting):
     (NeedsArguments, "give every __init__ argument a default"),
     (WrongInput, "input_size=10"),
     (NoRecurrence, "has no nn.RNN"),
-    (IntegerLogits, "training your model raised"),
+    (IntegerLogits, "forward must return float logits of shape (2000, 2) in eval mode; it "
+                    "returned a torch.int64 tensor"),
     ("MyRNN", "pass the class itself"),
 ])
 def test_a_broken_model_gets_a_clear_message_not_a_traceback(model, message):
@@ -194,3 +195,49 @@ def test_bad_settings_get_a_clear_message():
     assert "the settings: lr must be" in grade.error
     with pytest.raises(ValueError, match="max_epochs=100000 is more than the grader trains"):
         Settings(max_epochs=100_000)
+
+
+def test_a_class_cell_with_a_magic_is_read_as_the_python_it_runs():
+    model, _ = solution()
+    for cell in ("%config InlineBackend.figure_format = 'png'\n" + SOLUTION_CODE,
+                 "%%time\n" + SOLUTION_CODE, "!echo hi\n" + SOLUTION_CODE):
+        assert latest_cell_problem(model, ["x = 1", cell]) == "", cell[:20]
+    broken = "%%time\n" + SOLUTION_CODE.replace("def forward(self, x):", "def forward(self, x)")
+    assert "has a syntax error" in latest_cell_problem(model, [SOLUTION_CODE, broken])
+    assert latest_cell_problem(model, ["%%bash\nclass MyRNN broken"]) == ""
+
+
+def test_a_class_defined_in_a_time_cell_can_be_graded():
+    from rnn_lesson.grading import class_source
+    from rnn_lesson.lessons.write_the_fix import keep_magic_cell_source
+
+    body = SOLUTION_CODE.split("\n\n\nsettings")[0] + "\n"
+    namespace = {"nn": nn, "torch": torch}
+    exec(compile(body, "<timed exec>", "exec"), namespace)  # as %%time compiles a cell's body
+    with pytest.raises(ValueError):
+        class_source(namespace["MyRNN"])
+    keep_magic_cell_source(namespace["MyRNN"], ["%%time\n" + body])
+    assert class_source(namespace["MyRNN"]).startswith("class MyRNN(nn.Module):")
+
+
+def test_a_grader_failure_is_not_saved_as_an_attempt(monkeypatch):
+    from rnn_lesson.grading import Report
+    from rnn_lesson.lessons import write_the_fix
+
+    monkeypatch.setattr(write_the_fix, "grade", lambda submission, limits: Report(
+        error="the grader stopped unexpectedly (exit code -9); try again", grader_fault=True))
+    model, settings = solution()
+    grade = check_my_fix(model, settings)
+    assert "the grader stopped unexpectedly" in grade.text() and grade.attempt == 0
+    assert Progress().verdict(PROGRESS_KEY) is None
+
+
+def test_a_result_not_confirmed_on_new_data_is_explained_without_blame():
+    from rnn_lesson.grading import Report
+    from rnn_lesson.lessons.write_the_fix import Grade
+
+    report = Report(passed=False, verdict="Task passed: ...", short="Task not passed: the result is "
+                    "not confirmed on new data (80.1% and 80.9% after training again)",
+                    refusals=["the result is not confirmed on new data: ..."], val_acc=0.855)
+    text = Grade(report).text()
+    assert text.startswith("Task not passed: the result is not confirmed") and "Why: " in text

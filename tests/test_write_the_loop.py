@@ -55,6 +55,10 @@ def test_a_right_loop_passes_and_is_recorded():
     grade = check_my_loop(define(RIGHT))
     assert grade.passed, grade.text()
     assert all(run.kept == run.best and run.epochs == run.stop for run in grade.report.runs)
+    # two runs stop early, one reaches max_epochs two epochs after its best epoch
+    assert [run.stops_early for run in grade.report.runs] == [True, True, False]
+    last = grade.report.runs[-1]
+    assert last.epochs == last.max_epochs and last.best == last.epochs - 2
     assert Progress().verdict(PROGRESS_KEY)["best"]["passed"] and grade.attempt == 1
     assert "<img" in grade._repr_html_()
 
@@ -66,15 +70,29 @@ def test_a_right_loop_passes_and_is_recorded():
      "it restores a reference, not a copy"),
     (RIGHT.replace("if val_loss < best_loss:", "if -val_acc < best_loss:")
           .replace("best_loss, waited = val_loss, 0", "best_loss, waited = -val_acc, 0"),
-     "it keeps the epoch of the highest validation accuracy"),
+     "its improvement test watches the validation accuracy, not the loss: it keeps the epoch of "
+     "the highest validation accuracy"),
     (RIGHT.replace("if waited >= patience:", "if waited > patience:"), "it stopped too late"),
     (RIGHT.replace("if waited >= patience:", "if waited >= patience - 1:"), "it stopped too early"),
     (RIGHT.replace("if val_loss < best_loss:", "if val_loss < best_loss and epoch == 0:"),
      "it keeps epoch 1, but the lowest validation loss is at epoch"),
-], ids=["never restores", "reference", "accuracy", "late", "early", "wrong comparison"])
-def test_each_classic_slip_gets_its_message(slip, words):
+    (RIGHT.replace("                break\n", "                model.load_state_dict(best_state)\n"
+                                          "                break\n")
+          .replace("    model.load_state_dict(best_state)  # 3.", "    pass  # 3."),
+     "it restores the best weights only when it stops early; a run that reaches max_epochs keeps "
+     "its last weights"),
+    (RIGHT.replace("            best_state = copy.deepcopy(model.state_dict())\n", "")
+          .replace("                break\n", "                break\n"
+                                          "        best_state = copy.deepcopy(model.state_dict())\n"),
+     "best_state is replaced every epoch, not only when the validation loss improves"),
+    (RIGHT.replace("if val_loss < best_loss:", "if val_loss < best_loss or True:"),
+     "its improvement test is true every epoch"),
+], ids=["never restores", "reference", "accuracy", "late", "early", "wrong comparison",
+        "restores only before break", "saves every epoch", "always true"])
+def test_each_classic_slip_gets_its_message_first(slip, words):
     grade = check_my_loop(define(slip), record=False)
-    assert not grade.passed and any(words in p for p in grade.report.problems), grade.text()
+    assert not grade.passed and words in grade.report.problems[0], grade.text()
+    assert "restores a reference" not in grade.text() or "reference" in words
 
 
 def test_an_improvement_test_that_is_never_true_is_told_what_it_means():
@@ -102,3 +120,14 @@ def test_the_notebook_shows_the_starter_the_grader_knows():
         if c["cell_type"] == "code"]
     fit_cell = next(c for c in cells if c.lstrip().startswith("def fit("))
     assert ast.dump(ast.parse(fit_cell)) == ast.dump(ast.parse(STARTER_FIT))
+
+
+def test_a_grader_failure_is_not_saved_as_an_attempt(monkeypatch):
+    from rnn_lesson.grading import LoopReport
+    from rnn_lesson.lessons import write_the_loop
+
+    monkeypatch.setattr(write_the_loop, "grade_loop", lambda submission, limits: LoopReport(
+        error="the grader stopped unexpectedly (exit code -9); try again", grader_fault=True))
+    grade = check_my_loop(define(RIGHT))
+    assert "the grader stopped unexpectedly" in grade.text() and grade.attempt == 0
+    assert Progress().verdict(PROGRESS_KEY) is None

@@ -20,6 +20,7 @@ import base64
 import dataclasses
 import html
 import io
+import linecache
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -69,17 +70,21 @@ class Grade:
             lines = [self.note]
         elif r.error:
             lines = [f"Cannot grade your model yet: {r.error}"]
+        elif r.refusals:
+            lines = [r.short] + [f"Why: {why}" for why in r.refusals]
         else:
             lines = [r.verdict]
-            lines += [f"Not earned: {why}" for why in r.refusals]
+        if not self.note and not r.error:
             lines += [f"[{'x' if present else ' '}] {text}" for _, present, text in r.changes]
             lines += [f"Trap: {t}" for t in r.traps]
             lines += [f"PyTorch warned: {w}" for w in r.warnings]
             history = r.history
             if history is not None:
+                again = (f"; trained again from scratch on new data in disguise, "
+                         f"{r.confirm_acc:.1%}" if r.confirm_acc == r.confirm_acc else "")
                 lines.append(f"Trained {history.epochs} epochs; {history.kept}. On a fresh draw of "
                              f"new sequences it scores {r.fresh_acc:.1%} (validation "
-                             f"{r.val_acc:.1%}). Graded in {r.seconds:.1f} s.")
+                             f"{r.val_acc:.1%}){again}. Graded in {r.seconds:.1f} s.")
         if r.printed:
             lines.append(f"Your code printed: {r.printed.strip()[:300]}")
         lines += self._attempts()
@@ -129,9 +134,11 @@ def check_my_fix(model_class: type, settings: Settings = Settings(), record: boo
     if not isinstance(settings, Settings):
         return Grade(Report(error="settings must be Settings(...), from "
                                   "rnn_lesson.lessons.write_the_fix"), best=best)
-    stale = latest_cell_problem(model_class, notebook_history())
+    cells = notebook_history()
+    stale = latest_cell_problem(model_class, cells)
     if stale:
         return Grade(Report(error=stale), best=best)
+    keep_magic_cell_source(model_class, cells)
     try:
         submission = Submission.of_class(model_class, settings)
     except ValueError as problem:
@@ -141,8 +148,8 @@ def check_my_fix(model_class: type, settings: Settings = Settings(), record: boo
                           "not graded. Edit the class and the settings, then run this cell.",
                      best=best)
     report = grade(submission, limits)
-    if progress is None:
-        return Grade(report)
+    if progress is None or report.grader_fault:  # the grader's failure is not an attempt
+        return Grade(report, best=best)
     entry = progress.record_attempt(PROGRESS_KEY, {
         "passed": report.passed, "train_acc": report.train_acc, "val_acc": report.val_acc,
         "fresh_acc": report.fresh_acc, "error": report.error, "rank": _rank(report),
@@ -184,6 +191,47 @@ def notebook_history() -> list[str]:
     return list(getattr(getattr(shell, "history_manager", None), "input_hist_raw", []) or [])
 
 
+# Cell magics whose body is the cell's Python, run as it is.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit", "snakeviz"}
+
+
+def python_of(cell: str) -> str:
+    """A cell as the Python it runs: IPython's line magics and shell escapes transformed
+    (`%config ...` becomes a call), a `%%time` cell's body taken; "" for a cell of another
+    language (`%%bash`)."""
+    lines = cell.splitlines(True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].split()[0][2:]
+        return python_of("".join(lines[first + 1:])) if magic in _PYTHON_CELL_MAGICS else ""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return "".join("\n" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    try:
+        return TransformerManager().transform_cell(cell)
+    except Exception:  # IPython's own parse error: leave the cell as it is
+        return cell
+
+
+def keep_magic_cell_source(defined: type | Callable, cells: list[str]) -> None:
+    """A class or function defined in a `%%time` cell has code that names no cell ("<timed
+    exec>", kept nowhere): keep the body of the latest cell that defines it under that name, so
+    that its source can be found (and graded)."""
+    members = vars(defined).values() if isinstance(defined, type) else [defined]
+    names = {getattr(getattr(m, "__func__", m), "__code__", None) for m in members} - {None}
+    filenames = {code.co_filename for code in names}
+    keyword = "class" if isinstance(defined, type) else "def"
+    pattern = re.compile(rf"^\s*{keyword}\s+{re.escape(defined.__name__)}\b", re.M)
+    for filename in filenames:
+        if not filename.startswith("<") or linecache.getlines(filename):
+            continue
+        body = next((python_of(c) for c in reversed(cells) if c.lstrip().startswith("%%")
+                     and pattern.search(python_of(c))), None)
+        if body:
+            linecache.cache[filename] = (len(body), None, body.splitlines(True), filename)
+
+
 def latest_cell_problem(defined: type | Callable, cells: list[str]) -> str:
     """Why `defined` (a class or a function) is not the one of the latest cell that defines it
     ("" if it is): after a syntax error, or an error before the definition, the kernel still holds
@@ -191,6 +239,7 @@ def latest_cell_problem(defined: type | Callable, cells: list[str]) -> str:
     name = defined.__name__
     keyword = "class" if isinstance(defined, type) else "def"
     pattern = re.compile(rf"^\s*{keyword}\s+{re.escape(name)}\b", re.M)
+    cells = [python_of(cell) for cell in cells]
     latest = next((cell for cell in reversed(cells) if pattern.search(cell)), None)
     if latest is None:
         return ""

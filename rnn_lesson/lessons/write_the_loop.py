@@ -28,7 +28,8 @@ from ..models import build_model
 from ..runs import Experiment
 from ..training import train
 from ..ui.plots import VAL_COLOR, new_figure
-from .write_the_fix import _normalized, latest_cell_problem, notebook_history
+from .write_the_fix import (_normalized, keep_magic_cell_source, latest_cell_problem,
+                            notebook_history)
 
 PROGRESS_KEY = "02 write the loop"
 
@@ -197,14 +198,17 @@ class LoopGrade:
         elif r.error:
             lines = [f"Cannot check your loop yet: {r.error}"]
         elif r.passed:
-            lines = [f"Your loop is right: on {len(r.runs)} seeds it stops {LOOP.train.patience} "
-                     "epochs after its best epoch and leaves that epoch's weights in the model."]
-            lines += [f"seed {run.seed}: stopped after epoch {run.epochs}, kept epoch {run.kept}, "
-                      f"validation loss {run.val_loss[run.kept - 1]:.3f} = the minimum of its curve"
+            lines = [f"Your loop is right: on {len(r.runs)} runs it stops {LOOP.train.patience} "
+                     "epochs after its best epoch (or at max_epochs) and leaves that epoch's "
+                     "weights in the model."]
+            lines += [f"seed {run.seed}, max_epochs {run.max_epochs}: stopped after epoch "
+                      f"{run.epochs}, kept epoch {run.kept}, validation loss "
+                      f"{run.val_loss[run.kept - 1]:.3f} = the minimum of its curve"
                       for run in r.runs]
         else:
             lines = ["Not yet:"] + [f"- {problem}" for problem in r.problems]
-            lines += [f"seed {run.seed}: ran {run.epochs} epochs (right: {run.stop}), kept "
+            lines += [f"seed {run.seed}, max_epochs {run.max_epochs}: ran {run.epochs} epochs "
+                      f"(right: {run.stop}), kept "
                       f"{'no epoch' if run.kept is None else f'epoch {run.kept}'} (right: epoch "
                       f"{run.best})" for run in r.runs]
         if self.attempt:
@@ -261,9 +265,11 @@ def check_my_loop(fit, record: bool = True, limits: Limits = Limits()) -> LoopGr
     if not callable(fit):
         return LoopGrade(LoopReport(error=f"pass your function itself (check_my_loop(fit)); got "
                                           f"{fit!r}"), best=best)
-    stale = latest_cell_problem(fit, notebook_history())
+    cells = notebook_history()
+    stale = latest_cell_problem(fit, cells)
     if stale:
         return LoopGrade(LoopReport(error=stale), best=best)
+    keep_magic_cell_source(fit, cells)
     try:
         submission = LoopSubmission.of_function(fit)
     except ValueError as problem:
@@ -272,8 +278,8 @@ def check_my_loop(fit, record: bool = True, limits: Limits = Limits()) -> LoopGr
         return LoopGrade(note="This is the starter, unedited: write the three lines marked 1, 2 "
                               "and 3 (they hold ... now), then run this cell.", best=best)
     report = grade_loop(submission, limits)
-    if progress is None:
-        return LoopGrade(report)
+    if progress is None or report.grader_fault:  # the grader's failure is not an attempt
+        return LoopGrade(report, best=best)
     entry = progress.record_attempt(PROGRESS_KEY, {
         "passed": report.passed, "error": report.error, "problems": report.problems,
         "rank": -1.0 if report.error else -len(report.problems), "code": source_of(fit)})
