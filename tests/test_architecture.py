@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rnn_lesson"
 LAYERS = {  # module (relative to the package) -> layer; a layer may import its own and lower ones
     "data": 0, "japanese_vowels": 0, "models": 0, "training": 0,
     "runs": 1, "results": 1, "recipe": 1, "forkserver": 1,
-    "grading.sandbox": 1, "grading.fix": 1, "grading.loop": 1,
+    "grading.sandbox": 1, "grading.wire": 1, "grading.walls": 1, "grading.guard": 1,
+    "grading.source": 1, "grading.feedback": 1, "grading.fix": 1, "grading.loop": 1,
     "ui.plots": 2, "ui.svg": 2, "ui.widgets": 2,
     "lessons.overfitting": 3, "lessons.rnn_vs_lstm": 3, "lessons.real_data": 3,
     "lessons.original_script": 3, "lessons.write_the_fix": 3, "lessons.diagnose": 3,

@@ -26,7 +26,7 @@ import rnn_lesson.training as training
 from grading_helpers import alive, assert_no_leftovers, descendants
 from rnn_lesson.grading import Limits, Settings, Submission, grade
 from rnn_lesson.grading import fix as fix_module
-from rnn_lesson.grading import sandbox
+from rnn_lesson.grading import walls, wire
 from rnn_lesson.lessons.overfitting import SOLUTION_CODE
 from rnn_lesson.results import Task
 from rnn_lesson.training import TorchState
@@ -424,14 +424,14 @@ def test_prints_are_kept_and_a_huge_print_is_cut():
     assert len(report.printed) <= fix_module.PRINT_LIMIT
 
 
-@pytest.mark.skipif(sandbox.seccomp_arch() is None, reason="no seccomp filter on this platform")
+@pytest.mark.skipif(walls.seccomp_arch() is None, reason="no seccomp filter on this platform")
 def test_the_seccomp_filter_stops_what_ctypes_would_do_past_the_guard(tmp_path):
     """The wall behind the guard, alone: a process with the filter calls libc directly."""
     sleeper = subprocess.Popen(["sleep", "60"])
     script = f'''
 import ctypes, json, os, socket, threading
-from rnn_lesson.grading import sandbox
-assert sandbox.install_seccomp()
+from rnn_lesson.grading import walls
+assert walls.install_seccomp()
 libc = ctypes.CDLL(None, use_errno=True)
 def errno_of(result):
     return ctypes.get_errno() if result == -1 else 0
@@ -588,22 +588,22 @@ def test_a_notebook_class_travels_with_its_constants_and_a_tensor_is_refused():
 
 
 def test_the_worker_sends_plain_data_the_grader_checks_field_by_field():
-    message = sandbox.pack("trained", {"logits": torch.ones(3, 2), "n": 1})
-    kind, payload = sandbox.unpack(message)
-    array = sandbox.check(sandbox.Fields({"logits": sandbox.Array((3, 2)),
-                                          "n": sandbox.Whole(0, 5)}), payload, kind)["logits"]
+    message = wire.pack("trained", {"logits": torch.ones(3, 2), "n": 1})
+    kind, payload = wire.unpack(message)
+    array = wire.check(wire.Fields({"logits": wire.Array((3, 2)),
+                                    "n": wire.Whole(0, 5)}), payload, kind)["logits"]
     assert kind == "trained" and array.shape == (3, 2) and array.dtype.name == "float32"
-    bad = [sandbox.pack("trained", {"logits": torch.full((3, 2), float("nan")), "n": 1}),
-           sandbox.pack("trained", {"logits": torch.ones(2, 2), "n": 1}),
-           sandbox.pack("trained", {"logits": torch.ones(3, 2), "n": True}),
-           sandbox.pack("trained", {"logits": torch.ones(3, 2)}),
+    bad = [wire.pack("trained", {"logits": torch.full((3, 2), float("nan")), "n": 1}),
+           wire.pack("trained", {"logits": torch.ones(2, 2), "n": 1}),
+           wire.pack("trained", {"logits": torch.ones(3, 2), "n": True}),
+           wire.pack("trained", {"logits": torch.ones(3, 2)}),
            b"\x80\x04junk", b'"just a string"']
     for data in bad:
-        with pytest.raises(sandbox.Unreadable):
-            kind, payload = sandbox.unpack(data)
-            sandbox.check(sandbox.Fields({"logits": sandbox.Array((3, 2)),
-                                          "n": sandbox.Whole(0, 5)}), payload, kind)
-    assert sandbox.check(sandbox.Text(10), "a\x1b[31mred\x07", "t") == "a[31mred"
+        with pytest.raises(wire.Unreadable):
+            kind, payload = wire.unpack(data)
+            wire.check(wire.Fields({"logits": wire.Array((3, 2)),
+                                    "n": wire.Whole(0, 5)}), payload, kind)
+    assert wire.check(wire.Text(10), "a\x1b[31mred\x07", "t") == "a[31mred"
 
 
 def test_the_grader_draws_secret_seeds_and_keeps_the_held_out_labels():
@@ -649,19 +649,19 @@ def test_when_the_kernel_dies_mid_check_its_grader_and_worker_follow_at_once(tmp
     assert len(processes) >= 4 and [p for p in processes if alive(p)] == []
 
 
-@pytest.mark.skipif(sandbox.seccomp_arch() is None, reason="Linux only")
+@pytest.mark.skipif(walls.seccomp_arch() is None, reason="Linux only")
 def test_landlock_leaves_only_pythons_and_the_courses_files_readable(tmp_path):
     secret = tmp_path / "weights.bin"
     secret.write_bytes(b"pre-trained")
     script = f'''
 import ctypes, json, sys
-from rnn_lesson.grading import sandbox
-sandbox.not_dumpable()
+from rnn_lesson.grading import walls
+walls.not_dumpable()
 dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
-if not sandbox.install_landlock(sandbox.readable_folders()):
+if not walls.install_landlock(walls.readable_folders()):
     print(json.dumps({{"landlock": False, "dumpable": dumpable}})); sys.exit()
 out = {{"landlock": True, "dumpable": dumpable}}
-for name, path in (("secret", {str(secret)!r}), ("course", sandbox.__file__), ("python", sys.prefix)):
+for name, path in (("secret", {str(secret)!r}), ("course", walls.__file__), ("python", sys.prefix)):
     try:
         open(path).close() if name != "python" else __import__("os").listdir(path)
         out[name] = "read"

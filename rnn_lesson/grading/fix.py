@@ -39,9 +39,11 @@ from ..data import COURSE_SPEC, Dataset, Split, load_course_data, make_split
 from ..models import ModelConfig
 from ..recipe import FIX, MIN_DROPOUT, TASK, changes
 from ..training import History, TorchState, TrainConfig, check_untouched, train
-from .sandbox import (Array, Channel, CourseRefused, Fields, Flag, Items, Limits, Link, Maybe,
-                      Plain, Row, Text, Whole, _hint, _what, _where, exec_source, memory_message,
-                      out_of_memory, run, warning_texts, with_prelude)
+from .feedback import hint, memory_message, out_of_memory, warning_texts, what, where
+from .guard import CourseRefused
+from .sandbox import Channel, Limits, Link, run
+from .source import exec_source, with_prelude
+from .wire import Array, Fields, Flag, Items, Maybe, Plain, Row, Text, Whole
 
 MAX_EPOCHS = 500
 INPUT_SIZE, NUM_CLASSES = 10, 2
@@ -168,7 +170,7 @@ def grade(submission: Submission, limits: Limits = Limits()) -> Report:
 EXPORTS = {"rnn_lesson.lessons.write_the_fix": {"Settings": Settings,
                                                 "check_my_fix": lambda *args, **kwargs: None}}
 
-# What the worker sends, field by field (sandbox.check reads it; nothing else is accepted).
+# What the worker sends, field by field (wire.check reads it; nothing else is accepted).
 BUILT = Fields({"changes": Items(Row((Text(40), Flag(), Text(400))), 8),
                 "traps": Items(Text(400), 10), "warnings": Items(Text(400), 50),
                 "printed": Text(PRINT_LIMIT), "settings_text": Text(300)})
@@ -515,16 +517,16 @@ def _build(model_class: type, origin: str):
         except ValueError as problem:
             if "building your model changed" in str(problem):
                 raise CourseRefused(str(problem)) from None
-            raise CourseRefused(f"{model_class.__name__}() raised ValueError: {_what(problem)[12:]}"
-                                f"{_where(problem, origin)}.") from None
+            raise CourseRefused(f"{model_class.__name__}() raised ValueError: {what(problem)[12:]}"
+                                f"{where(problem, origin)}.") from None
         except Exception as problem:
             if out_of_memory(problem):
                 raise CourseRefused(memory_message()) from None
             arguments = isinstance(problem, TypeError) and "argument" in str(problem)
             advice = ("The grader builds it without arguments: give every __init__ argument a "
-                      "default." if arguments else _hint(problem))
+                      "default." if arguments else hint(problem))
             raise CourseRefused(
-                f"{model_class.__name__}() raised {_what(problem)}{_where(problem, origin)}. "
+                f"{model_class.__name__}() raised {what(problem)}{where(problem, origin)}. "
                 f"{advice}".strip()) from None
     if not isinstance(model, nn.Module):
         raise CourseRefused(f"{model_class.__name__}() did not build an nn.Module")
@@ -633,7 +635,7 @@ def _inspect(model, settings: Settings, x, origin: str) -> dict:
     except Exception as problem:
         if out_of_memory(problem):
             raise CourseRefused(memory_message()) from None
-        raise CourseRefused(f"forward raised {_what(problem)}{_where(problem, origin)}. It "
+        raise CourseRefused(f"forward raised {what(problem)}{where(problem, origin)}. It "
                             "receives x of shape (batch, seq_len, 10) and must return logits of "
                             "shape (batch, 2).") from None
     finally:

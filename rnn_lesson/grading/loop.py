@@ -30,8 +30,10 @@ from ..models import build_model
 from ..recipe import FIX
 from ..runs import Experiment
 from ..training import _train_one_epoch, evaluate
-from .sandbox import (Array, Channel, CourseRefused, Fields, Flag, Items, Limits, Link, Row,
-                      Unreadable, Whole, exec_source, run, with_prelude)
+from .guard import CourseRefused
+from .sandbox import Channel, Limits, Link, run
+from .source import exec_source, with_prelude
+from .wire import Array, Fields, Flag, Items, Row, Unreadable, Whole
 
 # The lesson's fix at the baseline's learning rate: it learns in a few epochs, its validation loss
 # turns up soon after, and on these seeds the epoch of the lowest validation loss is not the epoch
