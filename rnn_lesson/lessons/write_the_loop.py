@@ -119,12 +119,16 @@ class LoopComparison:
         ours = [line[4:] for line in body]
         matcher = difflib.SequenceMatcher(None, LESSON_LOOP.splitlines(), ours, autojunk=False)
         same = {j for block in matcher.get_matching_blocks() for j in range(block.b, block.b + block.size)}
+        # A translucent amber reads in the light and the dark theme alike (JupyterLab's
+        # --jp-warn-color3 is a light peach in both), and a bar at the left marks the line for
+        # readers who do not see the colour.
         marked = "".join(
-            f"<span style='background:var(--jp-warn-color3, #fff3cd)'>{html.escape(line)}</span>\n"
+            "<span style='display:inline-block;min-width:100%;background:rgba(255,193,7,0.3);"
+            f"box-shadow:inset 3px 0 #e0a800'>{html.escape(line)}</span>\n"
             if j not in same and line.strip() else f"{html.escape(line)}\n"
             for j, line in enumerate(ours))
-        pre = ("<pre style='margin:0;font-size:var(--jp-code-font-size, 12px);"
-               "white-space:pre;overflow-x:auto'>")
+        pre = ("<pre style='margin:0;font-family:var(--jp-code-font-family, monospace);"
+               "font-size:var(--jp-code-font-size, 12px);white-space:pre;overflow-x:auto'>")
         items = "".join(f"<li><b>{html.escape(ours_)}</b> ({html.escape(theirs)})</li>"
                         for ours_, theirs in CHANGES)
         return (
