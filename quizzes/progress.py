@@ -1,6 +1,7 @@
 """The learner's progress, kept in one local JSON file so that nothing is lost with the kernel.
 
-    path: $RNN_LESSON_PROGRESS, or ~/.rnn_lesson/progress.json
+    path: $RNN_LESSON_PROGRESS, or ~/.rnn_lesson/progress.json (made absolute when a Progress is
+    made: a later os.chdir changes nothing)
 
 What it holds: the last answer to every practice question (tries, hints), the pre-test and the
 post-test (each its seed, answers and score by difficulty), the graded exercises (every attempt
@@ -9,24 +10,38 @@ log of runs lives beside it, one JSON line per run (`runs_path`): it only grows 
 panel reads only its last RUN_LOG_LIMIT lines, so a long log opens as fast as a short one.
 
 How it is kept:
-- Every change is a function applied to the latest record under an exclusive lock, then the file
-  is replaced atomically, so two notebooks open at once never lose each other's answers and a
-  crash never leaves half a file.
+- Every change is a function applied to the latest record under an exclusive file lock, then the
+  file is replaced atomically, so two notebooks open at once never lose each other's answers and a
+  crash never leaves half a file. A reset or a clear of the log holds the same lock. What a change
+  records (the time of an answer) is fixed when the learner acts: a change not saved yet is
+  applied again on every read.
 - Nothing the learner did is lost while the kernel lives, whatever the file system does: a change
-  that cannot be saved (a full disk, a folder that cannot be written, a folder or a special file
-  where the file should be) is kept in memory and saved with the next change that can be. What is
-  not saved yet is shared by every Progress of the same file in the process (each card, the
-  panel and each graded exercise make their own), so whichever saves next saves it all, each
-  shows the problem until then, and one more try is made when the interpreter exits. A log of
-  runs that cannot be written keeps its rows in memory without stopping the rest from saving.
+  that cannot be saved (a full disk, a folder that cannot be written, too many open files, a
+  folder or a special file where the file should be) is kept in memory and saved with the next
+  change that can be. What is not saved yet is shared by every Progress of the same file in the
+  process (each card, the panel and each graded exercise make their own), so whichever saves next
+  saves it all, each shows the problem until then, and one more try is made at exit.
+- Following the advice to set RNN_LESSON_PROGRESS to another file loses nothing. A Progress keeps
+  the file it was made with; the first Progress made from the environment once it names another
+  file takes over what could not be saved to the one it named before (moved, not copied: saved
+  once, in the new file, and said so). A path given explicitly is a file of its own: it neither
+  gives nor takes.
+- A run reaches the log first, then the record counts it (`last_run`, `runs_logged`). If the
+  record cannot be written then, the count waits in memory like any change. A run is numbered
+  after the record's last number and after the rows the log holds beyond it (a crash between the
+  two writes), so a number is never given twice. A log that cannot be written keeps its runs in
+  memory without stopping the rest.
 - It never writes through a symbolic link or into a special file (a pipe, a device): the file,
-  its lock and its temporary files are opened with O_NOFOLLOW and checked to be regular files;
-  temporary files get fresh random names.
-- A file that cannot be read (not JSON, not text, nested too deep, not the expected shape) is
-  moved aside under a new name with a message, and a fresh one is started; entries of an
-  unexpected shape inside a good file (every field the course reads is checked: its type and
-  range) are left out, with a copy of the file kept aside. Should a change still fail on what was
-  read, the file is kept aside and the change is saved in a new one: a change never gets stuck.
+  its log and its lock are looked at, then opened with O_NOFOLLOW and O_NONBLOCK and looked at
+  again once open (`_open_regular`), so a link or a pipe put there in between is refused too;
+  temporary files and copies get fresh random names.
+- A file whose content cannot be used (not text, not JSON, nested too deep, not the expected
+  shape) is moved aside with a message and a fresh one is started; a file that cannot be opened
+  or read now (no permission, too many open files) is left alone and the work stays in memory.
+  Entries of an unexpected shape (every field the course reads is checked: its type and range)
+  are left out, and a change that still fails on what was read starts a new record; either way
+  the file is replaced only once a copy of it is kept aside, else it stays as it is and the work
+  stays in memory.
 - Rows an older version kept inside the file move to the log on the first read that can write.
 """
 
@@ -46,6 +61,11 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; single notebook use is still safe (atomic replace)
+    fcntl = None
+
 ENV = "RNN_LESSON_PROGRESS"
 VERSION = 2
 SECTIONS = {"practice": dict, "tests": dict, "verdicts": dict, "predictions": dict}
@@ -53,6 +73,7 @@ RUN_LOG_LIMIT = 200  # rows of the panel's log it shows (the newest)
 ATTEMPTS_KEPT = 50  # attempts of a graded exercise kept (the best one is always kept)
 TEST_PHASES = ("pre", "post")
 SAVE_FAILED = "progress could not be saved to"
+KEPT = "Your work is kept in memory and saved as soon as the file can be written."
 
 Change = Callable[[dict], None]
 
@@ -71,21 +92,19 @@ def empty() -> dict[str, Any]:
 
 class _Shared:
     """What every Progress of one file shares in this process: the changes and runs not saved yet,
-    the file as last read or written (as text), and why the changes are not saved. A card, the
-    panel and a graded exercise each make their own Progress; what one could not save is saved by
-    whichever saves next, and each of them shows the problem until it is."""
+    the file as last read or written (as text: what is shown while the file cannot be used), and
+    why the changes are not saved. A card, the panel and a graded exercise each make their own
+    Progress; what one could not save is saved by whichever saves next."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.RLock()  # the panel saves its runs from a thread of its own
+        self.locked = False  # the lock holder also holds the file lock (clear_runs, reset)
         self.pending: list[Change] = []  # changes not saved yet, in order
-        self.pending_rows: list[dict] = []  # runs of the panel's log not saved yet
-        # The file as last read or written, as text: a fresh record is parsed from it only when
-        # the file cannot be used (a deep copy of a long record would cost more than reading it).
+        self.pending_rows: list[dict] = []  # runs not in the log yet
         self.saved = json.dumps(empty())
         self.problem = ""  # why something is not saved ("" when all is saved)
-        self.copied: set[int] = set()  # hashes of file contents already kept aside
-        self.moved_runs = False  # rows kept inside the record were moved to the log (or tried)
+        self.copies: dict[int, Path] = {}  # the copy kept aside of each file content
 
     def unsaved(self) -> bool:
         return bool(self.pending or self.pending_rows)
@@ -93,13 +112,13 @@ class _Shared:
 
 _SHARED: dict[str, _Shared] = {}
 _SHARED_LOCK = threading.Lock()
+_from_environment: _Shared | None = None  # the file the last Progress made from $ENV uses
 
 
 def _shared(path: Path) -> _Shared:
-    """The shared state of the file at `path` (its folder resolved, the file itself not: a link
-    at the file's place stays a link, refused)."""
-    absolute = os.path.abspath(path)
-    key = os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    """The shared state of the file at the absolute `path` (its folder resolved, so two spellings
+    of one folder share it; the file itself not: a link at the file's place stays a link)."""
+    key = os.path.join(os.path.realpath(path.parent), path.name)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = _Shared(Path(key))
@@ -132,33 +151,47 @@ class Progress:
     changes not saved yet: any of them saves them all, and each shows the problem until then."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_path()
+        self.path = Path(os.path.abspath(default_path() if path is None else path))
         self._shared = _shared(self.path)
-        self._note = ""  # what this object did (a file kept aside), for the learner
-        self._sanitized = False  # the last read left out entries of an unexpected shape
-        self._version: tuple | None = None  # which version of the file the last read read
+        self._notes: dict[str, str] = {}  # what this object reported, by what it was doing
+        if path is None:
+            self._take_over_from_environment()
 
     @property
     def problem(self) -> str:
         """What is not saved and why (shared by every Progress of this file), then what this
-        object last reported (a file it set aside); "" when all is well."""
-        shared = self._shared.problem
-        if shared and self._note and self._note != shared:
-            return f"{shared} {self._note}"
-        return shared or self._note
-
-    @problem.setter
-    def problem(self, value: str) -> None:
-        self._note = value
-
-    # Shared with every Progress of the file (kept as attributes for older callers).
-    @property
-    def _pending(self) -> list[Change]:
-        return self._shared.pending
+        object reported: a file it kept aside (until it keeps another), a clear or a reset that
+        failed (until one succeeds); "" when all is well."""
+        parts = (self._shared.problem, *self._notes.values())
+        return " ".join(dict.fromkeys(part for part in parts if part))
 
     @property
-    def _pending_rows(self) -> list[dict]:
+    def _pending_rows(self) -> list[dict]:  # the runs not logged yet (a test fills it directly)
         return self._shared.pending_rows
+
+    def _take_over_from_environment(self) -> None:
+        """If the environment named another file when the last Progress was made from it, and
+        what was done there is not saved, move it here and save it (see the module's docstring)."""
+        global _from_environment
+        with _SHARED_LOCK:
+            previous, _from_environment = _from_environment, self._shared
+        if previous is None or previous is self._shared:
+            return
+        with previous.lock:
+            changes, rows = list(previous.pending), list(previous.pending_rows)
+            previous.pending.clear()
+            previous.pending_rows.clear()
+            previous.problem = ""
+        if not (changes or rows):
+            return
+        with self._shared.lock:
+            self._shared.pending[:0] = changes  # older than anything waiting here
+            self._shared.pending_rows[:0] = rows
+            self._save()
+            where = ("and saved there" if not self._shared.unsaved() else
+                     "kept in memory, and saved as soon as it can be written")
+        self._notes["file"] = (f"What could not be saved to {previous.path} was moved to "
+                               f"{self.path}, {where}.")
 
     # ------------------------------------------------------------------ reading and writing
 
@@ -167,16 +200,14 @@ class Progress:
         with self._shared.lock:
             if self._shared.unsaved():
                 return self._save()
-            record = self._read()
+            record, _, cleaned = self._read()
             if record is None:
                 return self._with_pending()
-            legacy = "runs" in record and not self._shared.moved_runs
-            if self._sanitized or legacy:
+            if cleaned or "runs" in record:
                 # Save the cleaned record (the bad entries are reported once), and move the runs an
-                # older version kept inside the record to the log, once: they are read every time
-                # the record is, and a long list made every answer slow.
-                self._shared.moved_runs = True
-                return self._save(read=(self._version, record, self._sanitized))
+                # older version kept inside the record to the log: they are read every time the
+                # record is, and a long list made every answer slow.
+                return self._save()
             return record
 
     def update(self, change: Change) -> dict[str, Any]:
@@ -190,137 +221,140 @@ class Progress:
             self._shared.pending.append(change)
             return self._save()
 
-    def _save(self, read: tuple | None = None) -> dict[str, Any]:
-        """Apply the pending changes and runs to the latest record and write it. `read`: (the
-        version, the record, whether it was sanitized) just read without the lock; used if the
-        file is still that version (a long record is not parsed twice)."""
+    def _save(self) -> dict[str, Any]:
+        """Apply the changes not saved yet to the latest record, log the runs not logged yet, and
+        write the record; returns it (what is kept in memory if it could not be written)."""
         shared = self._shared
         with shared.lock:
-            unusable = _unusable(self.path)
-            if unusable:  # never a lock file beside a link, a folder or a special file
-                shared.problem = f"{_UNUSABLE} {self.path}: {unusable}"
-                return self._with_pending()
-            snapshot = list(shared.pending)
+            done = list(shared.pending)
             try:
                 with self._locked():
-                    if read is not None and read[0] is not None and _current(self.path) == read[0]:
-                        record, self._sanitized = read[1], read[2]
-                    else:
-                        record = self._read()
-                    if record is None:  # the file became unusable: keep everything in memory
+                    record, text, cleaned = self._read()
+                    if record is None:  # the file cannot be used now: keep everything in memory
                         return self._with_pending()
-                    record, applied = self._applied(record, snapshot, set_aside=True)
-                    log_problem = self._append_rows(record)
-                    if applied or self._sanitized or not log_problem:
-                        text = json.dumps(record, indent=1)
-                        write_atomically(self.path, text)
-                        shared.saved = text
+                    record = self._apply(record, done, text)
+                    counted, log_problem = self._log_rows(record)
+                    if counted is not None:  # the rows are in the log: now count them
+                        shared.pending.append(counted)
+                        done.append(counted)
+                    if done or cleaned:
+                        written = json.dumps(record, indent=1)
+                        write_atomically(self.path, written)
+                        shared.saved = written
             except OSError as error:
                 # A full disk, a folder that cannot be written: say so, keep the changes, and try
                 # again with the next one.
-                fix = (error.fix if isinstance(error, _LockProblem) else
-                       f"({error}): set {ENV} to a writable file.")
-                shared.problem = (f"{SAVE_FAILED} {self.path} {fix} Your work is kept in memory "
-                                  "and saved as soon as the file can be written.")
+                shared.problem = getattr(error, "message", "") or (
+                    f"{SAVE_FAILED} {self.path} ({error.strerror or error}): set {ENV} to a "
+                    f"writable file. {KEPT}")
                 return self._with_pending()
-            del shared.pending[:len(snapshot)]  # saved (or dropped: they cannot be saved)
+            del shared.pending[:len(done)]
             shared.problem = log_problem
             return record
 
-    def _applied(self, record: dict, changes: list[Change],
-                 set_aside: bool) -> tuple[dict, list[Change]]:
-        """`record` with `changes` applied, and the changes that were. If they fail on it (an entry
-        of a shape the checks let through), the file is kept aside and they are applied to a new
-        record instead: a change is never lost, nor stuck failing every later save. A change that
-        fails on a new record too cannot be saved anywhere: it is dropped, and said so."""
+    def _apply(self, record: dict, changes: list[Change], text: str | None) -> dict:
+        """`record` with `changes` applied. If they fail on it (an entry of a shape the checks let
+        through), the file is kept aside and they are applied to a new record instead: a change is
+        never lost, nor stuck failing every later save; but the file is replaced only once its
+        copy is written (else _Refused: the work stays in memory)."""
         try:
-            for change in changes:
-                change(record)
-            return record, changes
+            return _applied(record, changes)
         except _SHAPE_ERRORS as error:
+            if text is None:  # it failed on a new record: a mistake of this module, not the file's
+                raise
             why = f"{type(error).__name__}: {str(error)[:80]}"
-        fresh, kept = empty(), []
-        for key in ("last_run", "runs_logged"):  # run numbers are never reused
-            fresh[key] = _count(record, key)
-        for change in changes:
-            trial = copy.deepcopy(fresh)
-            try:
-                change(trial)
-            except _SHAPE_ERRORS as error:
-                self._note = f"a change could not be saved and was dropped ({error!r})."
-                continue
-            fresh = trial
-            kept.append(change)
-        if set_aside:
-            copy_path = self._keep_copy(self._shared.saved)
-            self._note = (f"your progress file had an unexpected shape ({why}); it was kept as "
-                          f"{copy_path} and a new one was started with your latest changes.")
-        return fresh, kept
+        try:
+            kept = self._keep_copy(text)
+        except OSError as error:
+            raise _Refused(f"{SAVE_FAILED} {self.path}: a change failed on what it holds ({why}) "
+                           f"and a copy of it could not be kept aside ({error.strerror or error}), "
+                           f"so it is left as it is. {KEPT}") from error
+        self._notes["file"] = (f"your progress file had an unexpected shape ({why}); it was kept "
+                               f"as {kept} and a new one was started with your latest changes.")
+        return _fresh(record, changes)
 
     def _with_pending(self) -> dict[str, Any]:
-        record, applied = self._applied(json.loads(self._shared.saved), list(self._shared.pending),
-                                        set_aside=False)
-        if len(applied) != len(self._shared.pending):
-            self._shared.pending[:] = applied  # the dropped ones fail everywhere
-        return record
+        """What is shown while the file cannot be used: the file as last read or written, with
+        the changes not saved yet."""
+        record = json.loads(self._shared.saved)
+        try:
+            return _applied(record, list(self._shared.pending))
+        except _SHAPE_ERRORS:
+            return _fresh(record, list(self._shared.pending))
 
-    def _read(self) -> dict[str, Any] | None:
-        """The file's record (a fresh one if there is none, or if it was set aside); None if the
-        path cannot be used now (the reason is in `problem`)."""
+    def _read(self) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(The file's record: a fresh one if there is none or it was set aside; its text, None if
+        there was none; whether entries were left out.) The record is None if the file cannot be
+        used now (why is in `problem`): the work stays in memory and the file is left alone."""
         shared = self._shared
-        self._sanitized = False
-        unusable = _unusable(self.path)
-        if unusable:
-            shared.problem = f"{_UNUSABLE} {self.path}: {unusable}"
-            return None
+        try:
+            descriptor = _open_regular(self.path, os.O_RDONLY)
+            with os.fdopen(descriptor, "rb") as file:
+                data = file.read()
+        except (FileNotFoundError, NotADirectoryError):  # not made yet
+            data = None
+        except _NotRegular as error:
+            shared.problem = _unusable(error)
+            return None, None, False
+        except OSError as error:  # no permission, too many open files: it may pass, keep the file
+            shared.problem = (f"{_UNUSABLE} {self.path} could not be read now "
+                              f"({error.strerror or error}); it is left as it is.")
+            return None, None, False
         if shared.problem and not shared.unsaved():
             shared.problem = ""  # usable again, and nothing is waiting to be saved
-        try:
-            text, self._version = _read_regular(self.path)
-        except FileNotFoundError:
+        if data is None:
             shared.saved = json.dumps(empty())
-            return empty()
-        except (OSError, UnicodeDecodeError) as error:
-            return self._set_aside(f"it could not be read ({error})")
+            return empty(), None, False
         try:
+            text = data.decode("utf-8")
             record = json.loads(text)
-        except (ValueError, RecursionError) as error:  # not JSON, or nested too deep to read
-            return self._set_aside(f"it is not valid JSON ({str(error)[:80]})")
+        except (ValueError, RecursionError) as error:  # not text, not JSON, nested too deep
+            return self._set_aside(f"it is not valid JSON text ({str(error)[:80]})")
         if isinstance(record, dict):
             _migrate(record)
         shape = _shape_problem(record)
         if shape:
             return self._set_aside(shape)
         left_out = _sanitize(record)
+        shared.saved = json.dumps(record) if left_out else text
         if left_out:
-            self._sanitized = True
-            if hash(text) not in shared.copied:
+            try:
+                new = hash(text) not in shared.copies
                 kept = self._keep_copy(text)
-                self._note = (f"part of your progress file had an unexpected shape ({left_out}) "
-                              f"and was left out; the whole file was kept as {kept}.")
-        shared.saved = text if not left_out else json.dumps(record)
-        return record
+            except OSError as error:
+                shared.problem = (
+                    f"Part of your progress file {self.path} has an unexpected shape ({left_out}): "
+                    f"it is left as it is, because a copy of it could not be kept aside "
+                    f"({error.strerror or error}). {KEPT}")
+                return None, text, True
+            if new:
+                self._notes["file"] = (f"part of your progress file had an unexpected shape "
+                                       f"({left_out}) and was left out; the whole file was kept "
+                                       f"as {kept}.")
+        return record, text, bool(left_out)
 
-    def _set_aside(self, why: str) -> dict[str, Any] | None:
+    def _set_aside(self, why: str) -> tuple[dict[str, Any] | None, None, bool]:
         kept = self._aside_name("unreadable")
         try:
             os.rename(self.path, kept)
         except OSError:
             self._shared.problem = (f"{_UNUSABLE} {self.path}: it is unreadable ({why}) and could "
                                     "not be moved aside.")
-            return None
-        self._note = (f"your progress file was unreadable: {why}. It was kept as {kept} and a "
-                      "new one was started.")
+            return None, None, False
+        self._notes["file"] = (f"your progress file was unreadable: {why}. It was kept as {kept} "
+                               "and a new one was started.")
         self._shared.saved = json.dumps(empty())
-        return empty()
+        return empty(), None, False
 
     def _keep_copy(self, text: str) -> Path:
-        """Keep `text` (the file as read) beside the file, once per content."""
-        self._shared.copied.add(hash(text))
-        kept = self._aside_name("unexpected")
-        with contextlib.suppress(OSError):
+        """Keep `text` (the file as read) beside the file, once per content; raises OSError if it
+        cannot be written."""
+        copies = self._shared.copies
+        if hash(text) not in copies:
+            kept = self._aside_name("unexpected")
             write_atomically(kept, text)
-        return kept
+            copies[hash(text)] = kept
+        return copies[hash(text)]
 
     def _aside_name(self, why: str) -> Path:
         return self.path.with_name(f"{self.path.name}.{why}-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}")
@@ -330,75 +364,96 @@ class Progress:
         """The panel's log of runs: one JSON object per line, the newest last."""
         return self.path.with_name(f"{self.path.name}.runs.jsonl")
 
-    def _append_rows(self, record: dict) -> str:
-        """Number the runs not saved yet after the record's last one and append them to the log
-        (with the rows an older version kept inside the record). Called under the lock. Returns
-        why the log could not be written ("" if it was): then the record is left as it was (its
-        own rows stay in it), the runs stay in memory, and the rest of the progress is still
-        saved. If the record cannot be written after this, the same rows come again with the
-        same numbers and ids, and reading keeps one of each."""
-        pending = self._shared.pending_rows
-        rows = _legacy_rows(record.get("runs"))
-        numbers = [r["run"] for r in rows if _is_int(r.get("run"))]
-        last = max([_count(record, "last_run"), *numbers])
-        for row in pending:
-            last += 1
-            rows.append({**row, "run": last})
-        if rows:
+    def _next_run(self, record: dict) -> int:
+        """The number of the next run: after the record's last one, and after the rows the log
+        holds beyond it. Those were logged by a kernel that stopped before it could write the
+        record (the log is written first); they follow the record's last number without a gap,
+        which a stray row (a bad line's number) does not."""
+        last = _count(record, "last_run")
+        for number in _logged_numbers(self.runs_path):
+            if number == last + 1:
+                last = number
+        return last + 1
+
+    def _log_rows(self, record: dict) -> tuple[Change | None, str]:
+        """Number the runs not logged yet and append them to the log (with the rows an older
+        version kept inside the record). Called under the lock. Returns the change that counts
+        them in the record (applied to `record` already; None if nothing was logged) and why the
+        log could not be written ("" if it was: then the runs stay in memory, and the rest of the
+        progress is still saved)."""
+        shared = self._shared
+        legacy = _legacy_rows(record.get("runs"))
+        waiting = list(shared.pending_rows)
+        if not waiting and "runs" not in record:
+            return None, ""
+        old = [r["run"] for r in legacy if _is_int(r.get("run"))]
+        first = max([self._next_run(record), *(n + 1 for n in old)])
+        numbered = [{**row, "run": n} for n, row in enumerate(waiting, start=first)]
+        if legacy or numbered:
             try:
-                _append_lines(self.runs_path, "".join(json.dumps(row) + "\n" for row in rows))
+                _append_lines(self.runs_path,
+                              "".join(json.dumps(r) + "\n" for r in legacy + numbered))
             except OSError as error:
-                return (f"the panel's log of runs could not be saved to {self.runs_path} "
-                        f"({_log_problem(self.runs_path, error)}). Your runs are kept in memory "
-                        "and saved as soon as it can be written; the rest of your progress is "
-                        "saved.")
-            record["runs_logged"] = _count(record, "runs_logged") + len(rows)
-        record.pop("runs", None)
-        record["last_run"] = last
-        pending.clear()
-        return ""
+                why = (_refusal(self.runs_path, error.kind, "log")
+                       if isinstance(error, _NotRegular) else
+                       f"{self.runs_path}: {error.strerror or error}: free some space, or make its "
+                       "folder writable")
+                return None, (f"the panel's log of runs could not be saved ({why}). Your runs are "
+                              "kept in memory and saved as soon as it can be written; the rest of "
+                              "your progress is saved.")
+        for row, logged in zip(waiting, numbered):
+            row["run"] = logged["run"]  # add_run reads its number here
+        del shared.pending_rows[:len(waiting)]
+        last, count = first - 1 + len(waiting), len(legacy) + len(waiting)
+
+        def counted(record: dict) -> None:
+            record.pop("runs", None)
+            record["last_run"] = max(_count(record, "last_run"), last)
+            record["runs_logged"] = _count(record, "runs_logged") + count
+        counted(record)
+        return counted, ""
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """An exclusive lock on a file beside the progress file (POSIX; elsewhere no lock).
-
-        The lock file is opened without following links and without truncating, and must be a
-        regular file, so a link or a pipe planted at its name is refused, never written to. It is
-        made only beside a progress path that can be used (never beside a device)."""
-        unusable = _unusable(self.path)
-        if unusable:
-            raise OSError(errno.EINVAL, f"{self.path}: {unusable}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # Windows: single notebook use is still safe (atomic replace)
+        """An exclusive lock on a file beside the progress file (POSIX; elsewhere no lock), held
+        until the block ends; taken once by a thread that holds it already. It is made only beside
+        a progress path that can be used (never beside a device), and opened as `_open_regular`
+        opens, so a link or a pipe at its name is refused, never written to."""
+        shared = self._shared
+        if shared.locked:
             yield
             return
+        kind = _kind(self.path)
+        if kind:
+            raise _Refused(_unusable(_NotRegular(self.path, kind)))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(f".{self.path.name}.lock")
-        if _not_regular(lock_path):
-            raise _LockProblem(lock_path)
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _NONBLOCK
-                             | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                raise _LockProblem(lock_path)
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(descriptor, fcntl.LOCK_UN)
+            descriptor = _open_regular(lock_path, os.O_RDWR | os.O_CREAT) if fcntl else None
+        except _NotRegular as error:
+            raise _Refused(f"{SAVE_FAILED} {self.path}: its lock file "
+                           f"{_refusal(lock_path, error.kind, 'lock')}. {KEPT}") from error
+        try:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            shared.locked = True
+            yield
         finally:
-            os.close(descriptor)
+            shared.locked = False
+            if descriptor is not None:
+                os.close(descriptor)  # and the lock with it
 
     # ------------------------------------------------------------------ practice questions
 
     def record_answer(self, question_id: str, letter: str, correct: bool) -> None:
+        at = now()
+
         def change(record: dict) -> None:
             entry = record["practice"].get(question_id) or {"attempts": 0}
             record["practice"][question_id] = {
                 **entry, "answer": letter, "correct": bool(correct),
                 "attempts": int(entry.get("attempts", 0)) + 1,
-                "solved": bool(entry.get("solved")) or bool(correct), "at": now()}
+                "solved": bool(entry.get("solved")) or bool(correct), "at": at}
         self.update(change)
 
     def record_hint(self, question_id: str) -> None:
@@ -423,9 +478,10 @@ class Progress:
     def start_test(self, phase: str, seed: int) -> None:
         """Begin `phase` with the draw of `seed` (a new start replaces the old attempt)."""
         _check_phase(phase)
+        at = now()
 
         def change(record: dict) -> None:
-            record["tests"][phase] = {"seed": int(seed), "answers": {}, "started": now()}
+            record["tests"][phase] = {"seed": int(seed), "answers": {}, "started": at}
         self.update(change)
 
     def record_test_answer(self, phase: str, item_id: str, letter: str | None) -> None:
@@ -445,11 +501,12 @@ class Progress:
                           by_difficulty: dict[str, tuple[int, int]]) -> None:
         _check_phase(phase)
         tally = {d: [int(c), int(t)] for d, (c, t) in by_difficulty.items()}
+        at = now()
 
         def change(record: dict) -> None:
             attempt = record["tests"].get(phase)
             if attempt is not None:
-                attempt["score"] = {"correct": int(score), "total": int(total), "at": now(),
+                attempt["score"] = {"correct": int(score), "total": int(total), "at": at,
                                     "by_difficulty": copy.deepcopy(tally)}
         self.update(change)
 
@@ -461,20 +518,18 @@ class Progress:
 
         The best attempt is never replaced by a worse one: a pass beats a fail, then the higher
         `rank` (the exercise's own measure of how good an attempt is)."""
-        entry: dict[str, Any] = {}
+        attempt = copy.deepcopy(attempt)  # as it is now: the caller may change its own later
+        at = now()
 
         def change(record: dict) -> None:
             current = record["verdicts"].setdefault(task, {"attempts": [], "best": None})
             number = 1 + max((_count(a, "n") for a in current["attempts"]), default=0)
-            new = {**attempt, "n": number, "at": now()}
+            new = {**copy.deepcopy(attempt), "n": number, "at": at}
             current["attempts"] = (current["attempts"] + [new])[-ATTEMPTS_KEPT:]
             best = current.get("best")
             if best is None or _better(new, best):
                 current["best"] = new
-            entry.clear()
-            entry.update(copy.deepcopy(current))
-        self.update(change)
-        return entry
+        return self.update(change)["verdicts"][task]
 
     def verdict(self, task: str) -> dict[str, Any] | None:
         return self.load()["verdicts"].get(task)
@@ -484,8 +539,10 @@ class Progress:
     def record_prediction(self, name: str, choices: dict[str, str]) -> None:
         """What the learner predicted before a result was shown, one choice per question (the
         first prediction stays)."""
+        choices, at = dict(choices), now()
+
         def change(record: dict) -> None:
-            record["predictions"].setdefault(name, {"choices": dict(choices), "at": now()})
+            record["predictions"].setdefault(name, {"choices": dict(choices), "at": at})
         self.update(change)
 
     def prediction(self, name: str) -> dict[str, Any] | None:
@@ -495,166 +552,211 @@ class Progress:
 
     def add_run(self, row: dict[str, Any]) -> int:
         """Append a run to the panel's log, numbered after the log's last one (two kernels
-        sharing the file never collide, and a number is never reused); returns its number."""
+        sharing the file never collide, and a number is never reused); returns its number (if it
+        could not be logged yet: the number it gets if nothing else is logged first)."""
         row = {**row, "id": secrets.token_hex(8)}
         json.dumps(row)  # a row that is not JSON is the caller's mistake: raised here
         with self._shared.lock:
-            pending = self._shared.pending_rows
-            pending.append(row)
+            waiting = self._shared.pending_rows
+            waiting.append(row)
             record = self._save()
-            waiting = [i for i, other in enumerate(pending) if other is row]
-            if not waiting:  # saved: its number is the record's last
-                return record["last_run"]
-            return _count(record, "last_run") + 1 + waiting[0]  # not saved yet
+            for place, other in enumerate(waiting):
+                if other is row:  # not logged yet
+                    return self._next_run(record) + place
+            return row["run"]
 
     def runs(self, limit: int = RUN_LOG_LIMIT) -> tuple[list[dict], int, int]:
         """The newest `limit` rows of the log, oldest first (read from the end of the log file,
-        so its length does not matter); how many lines could not be read; how many rows the
-        log holds in all."""
+        so its length does not matter), then the runs not logged yet; how many lines could not be
+        read; how many rows the log holds in all. A row logged twice (an old file's rows moved
+        again after a crash before the record was written) is shown once."""
         with self._shared.lock:
             record = self.load()
-            pending_rows = list(self._shared.pending_rows)
-        legacy = _legacy_rows(record.get("runs"))  # an older version kept them inside the record
-        rows, bad, seen = [], 0, set()
+            waiting = list(self._shared.pending_rows)
+        logged, bad = [], 0
         for line in _tail_lines(self.runs_path, limit):
             try:
                 row = json.loads(line)
             except (ValueError, RecursionError):
+                row = None
+            if _row_ok(row):
+                logged.append(row)
+            else:
                 bad += 1
-                continue
-            if not _row_ok(row):
-                bad += 1
-            elif row.get("id") is None or row["id"] not in seen:
-                seen.add(row.get("id"))
-                rows.append(row)
-        last = _count(record, "last_run")
-        pending = [{**row, "run": last + i} for i, row in enumerate(pending_rows, start=1)
-                   if row["id"] not in seen]
-        rows = [r for r in legacy if r["id"] not in seen] + rows + pending
-        total = _count(record, "runs_logged") + len(legacy) + len(pending)
-        return rows[-limit:], bad, total
+        legacy = _legacy_rows(record.get("runs"))  # not moved to the log yet (it cannot be written)
+        rows, seen = [], set()
+        for row in legacy + logged:
+            if row.get("id"):
+                if row["id"] in seen:
+                    continue
+                seen.add(row["id"])
+            rows.append(row)
+        first = self._next_run(record)
+        rows += [{**row, "run": n} for n, row in enumerate(waiting, start=first)]
+        return rows[-limit:], bad, _count(record, "runs_logged") + len(legacy) + len(waiting)
 
     def clear_runs(self) -> None:
         """Empty the log; its rows are kept in a file beside it (a clear can be undone). A link
-        or a special file at the log's place is left alone (never renamed), with a message."""
-        with self._shared.lock:
-            self._shared.pending_rows.clear()
-            kind = _not_regular(self.runs_path)
-            if kind and kind != "a folder":  # a link or a special file: never renamed
-                self._note = (f"could not clear the log: {self.runs_path} is {kind}, not the "
-                              "course's log; the course leaves it alone: remove it yourself.")
+        or a special file at the log's place is left alone (never renamed), with a message. The
+        log is renamed and the record's count set to 0 under one hold of the file lock, so a run
+        another kernel logs is never counted and then cleared."""
+        shared = self._shared
+        with shared.lock:
+            kind = _kind(self.runs_path)
+            if kind and kind != _FOLDER:
+                self._notes["clear"] = (f"could not clear the log: "
+                                        f"{_refusal(self.runs_path, kind, 'log')}.")
                 return
             try:
                 with self._locked():
                     if os.path.lexists(self.runs_path):
                         os.rename(self.runs_path, self._aside_name("runs-cleared"))
+                    shared.pending_rows.clear()
+                    shared.pending.append(_cleared)
+                    self._save()  # if it cannot be written, the 0 is kept like any change
             except OSError as error:
-                self._note = f"could not clear the log: {error}"
+                self._notes["clear"] = (f"could not clear the log: "
+                                        f"{getattr(error, 'message', '') or error}")
                 return
-
-            def change(record: dict) -> None:
-                record.pop("runs", None)
-                record["runs_logged"] = 0
-            self.update(change)
+            self._notes.pop("clear", None)
 
     # ------------------------------------------------------------------ starting over
 
     def reset(self) -> Path | None:
-        """Start over; the old file is kept beside it (returned) so a reset can be undone."""
-        with self._shared.lock:
-            self._shared.pending.clear()
-            self._shared.saved = json.dumps(empty())
-            self._shared.problem = ""
-            self._note = ""
-            if _unusable(self.path) or not self.path.is_file():
-                return None
-            kept = self._aside_name("reset")
+        """Start over; the old file is kept beside it (returned) so a reset can be undone. Done
+        under the file lock (a save of another kernel comes before it or after it, never across
+        it); the run numbers and the log's count go on (the log is not reset). If the file cannot
+        be renamed, nothing changes: the changes not saved yet are kept, with a message."""
+        shared = self._shared
+        with shared.lock:
+            kept = None
             try:
-                os.rename(self.path, kept)
+                with self._locked():
+                    record, _, _ = self._read()
+                    if record is None:
+                        raise _Refused(shared.problem)
+                    if os.path.lexists(self.path):
+                        kept = self._aside_name("reset")
+                        os.rename(self.path, kept)
             except OSError as error:
-                self._note = f"could not reset: {self.path} could not be renamed ({error})"
+                self._notes["reset"] = ("could not reset, nothing was changed: "
+                                        f"{getattr(error, 'message', '') or error}")
                 return None
+            counters = {key: _count(record, key) for key in ("last_run", "runs_logged")}
+            shared.pending[:] = [lambda record: record.update(counters)]
+            shared.saved = json.dumps(empty())
+            shared.problem = ""
+            self._notes.clear()
+            self._save()
             return kept
 
 
-_UNUSABLE = "progress is kept in memory only, because of"
+_UNUSABLE = "progress is kept in memory only, because"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX: a pipe never blocks an open
+_OPEN_FLAGS = _NOFOLLOW | _NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+_LINK, _FOLDER, _SPECIAL = "a symbolic link", "a folder", "a special file (a pipe or a device)"
+_TAIL_STEP = 1 << 16  # bytes read at a time from the end of the log
+_RECENT = 50  # rows of the log's end looked at for numbers the record does not count yet
 
 
-class _LockProblem(OSError):
-    """The lock file's place holds something else (a link, a folder, a special file)."""
-
-    def __init__(self, lock_path: Path) -> None:
-        kind = _not_regular(lock_path) or "not a regular file"
-        super().__init__(errno.EINVAL, f"{lock_path} is {kind}")
-        self.fix = (f"(its lock file {lock_path} is {kind}, which the course never writes "
-                    "through nor into): remove it.")
+def _cleared(record: dict) -> None:
+    record.pop("runs", None)
+    record["runs_logged"] = 0
 
 
-def _not_regular(path: Path) -> str:
-    """What is at `path` if it is not a regular file ("a symbolic link", "a folder", "a special
-    file (a pipe or a device)"); "" if it is one or there is nothing."""
+def _applied(record: dict, changes: list[Change]) -> dict:
+    for change in changes:
+        change(record)
+    return record
+
+
+def _fresh(record: dict, changes: list[Change]) -> dict:
+    """A new record with `changes`, keeping the run counters of `record` (numbers never reused)."""
+    fresh = empty()
+    for key in ("last_run", "runs_logged"):
+        fresh[key] = _count(record, key)
+    return _applied(fresh, changes)
+
+
+class _Refused(OSError):
+    """A save refused on purpose; `message` says why to the learner."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EINVAL, message)
+        self.message = message
+
+
+class _NotRegular(OSError):
+    """Something other than a regular file (`kind`) where the course keeps one."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"{path} is {kind}")
+        self.path, self.kind = path, kind
+
+
+def _kind(path: Path) -> str:
+    """What is at `path` if it is not a regular file (_LINK, _FOLDER or _SPECIAL); "" if it is
+    one, or if there is nothing (or it cannot be looked at: opening it says why)."""
     try:
         mode = os.lstat(path).st_mode
     except OSError:
         return ""
     if stat.S_ISLNK(mode):
-        return "a symbolic link"
+        return _LINK
     if stat.S_ISDIR(mode):
-        return "a folder"
-    return "" if stat.S_ISREG(mode) else "a special file (a pipe or a device)"
+        return _FOLDER
+    return "" if stat.S_ISREG(mode) else _SPECIAL
 
 
-def _unusable(path: Path) -> str:
-    """Why `path` cannot be the progress file now ("" if it can, or does not exist yet)."""
+def _open_regular(path: Path, flags: int) -> int:
+    """A descriptor of the regular file at `path`, opened with `flags` (0o600 if created), or
+    _NotRegular. It is looked at first (a device is never opened), then opened without following
+    a link and without blocking on a pipe, and looked at again once open (something put there in
+    between is refused too); the descriptor is left blocking."""
+    kind = _kind(path)
+    if kind:
+        raise _NotRegular(path, kind)
     try:
-        os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):  # not made yet (saving says what stops it)
-        return ""
+        descriptor = os.open(path, flags | _OPEN_FLAGS, 0o600)
     except OSError as error:
-        return f"it cannot be looked at ({error.strerror or error})"
-    kind = _not_regular(path)
-    if kind == "a symbolic link":
-        return ("it is a symbolic link, and the course never writes through one: set "
-                f"{ENV} to the file itself")
-    if kind == "a folder":
-        return f"it is a folder, not a progress file: remove it or set {ENV} to a file path"
-    if kind:
-        return (f"it is a special file (a pipe or a device), not a progress file: set {ENV} to a "
-                "file")
-    return ""
+        kind = {errno.ELOOP: _LINK, errno.EMLINK: _LINK, errno.EISDIR: _FOLDER,
+                errno.ENXIO: _SPECIAL}.get(error.errno, "")
+        if kind:
+            raise _NotRegular(path, kind) from error
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise _NotRegular(path, _FOLDER if stat.S_ISDIR(mode) else _SPECIAL)
+    if _NONBLOCK:
+        os.set_blocking(descriptor, True)
+    return descriptor
 
 
-def _log_problem(path: Path, error: OSError) -> str:
-    """Why the log at `path` could not be written, and what to do."""
-    kind = _not_regular(path)
-    if kind == "a symbolic link":
-        return ("it is a symbolic link, and the course never writes through one: remove the link "
-                "(what it points to is left alone)")
-    if kind:
-        return f"it is {kind}, not a log: remove it or move it away"
-    return f"{error.strerror or error}: free some space, or make its folder writable"
+def _refusal(path: Path, kind: str, role: str) -> str:
+    """The one message for `kind` (not a regular file) at the place of the progress file, its log
+    or its lock (`role`): what it is and what to do."""
+    fix = {("progress", True): f"set {ENV} to the file itself",
+           ("progress", False): f"remove it or set {ENV} to a file path",
+           ("log", True): "remove the link (what it points to is left alone)",
+           ("log", False): "remove it or move it away",
+           ("lock", True): "remove it", ("lock", False): "remove it"}[role, kind == _LINK]
+    return f"{path} is {kind}, which the course never writes through nor into: {fix}"
+
+
+def _unusable(error: _NotRegular) -> str:
+    return f"{_UNUSABLE} {_refusal(error.path, error.kind, 'progress')}."
 
 
 def _append_lines(path: Path, text: str) -> None:
     """Append `text` (whole lines) to the regular file at `path`, or raise OSError and leave it
-    as it was. Never through a link, never into a special file, never blocking on a pipe (opened
-    non-blocking, a pipe without a reader fails at once). A failed write (a full disk) is cut
-    back to the file's size before it, so a half line never joins the next row; a file that does
-    not end with a newline (a crash in an older version) gets one first."""
-    kind = _not_regular(path)
-    if kind:
-        raise OSError(errno.EINVAL, f"{path} is {kind}")
-    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK
-                         | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
+    as it was (opened by `_open_regular`). A failed write (a full disk) is cut back to the file's
+    size before it, so a half line never joins the next row; a file that does not end with a
+    newline (a crash in an older version) gets one first."""
+    descriptor = _open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):  # swapped in since it was looked at
-            raise OSError(errno.EINVAL, f"{path} is not a regular file")
-        if _NONBLOCK:
-            os.set_blocking(descriptor, True)
-        size = info.st_size
+        size = os.fstat(descriptor).st_size
         data = text.encode("utf-8")
         if size:
             os.lseek(descriptor, size - 1, os.SEEK_SET)
@@ -670,29 +772,6 @@ def _append_lines(path: Path, text: str) -> None:
             raise
     finally:
         os.close(descriptor)
-
-
-def _read_regular(path: Path) -> tuple[str, tuple]:
-    """The text of a regular file, opened without following a link and without blocking on a
-    pipe that took its place since it was looked at; and the version read (`_version`)."""
-    descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
-    with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        return file.read().decode("utf-8"), _version(info)
-
-
-def _current(path: Path) -> tuple | None:
-    try:
-        return _version(os.lstat(path))
-    except OSError:
-        return None
-
-
-def _version(info: os.stat_result) -> tuple:
-    """Which version of the file this is: every save replaces the file (a new inode)."""
-    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def write_atomically(path: Path, content: str | bytes) -> None:
@@ -730,25 +809,35 @@ def _count(record: dict, key: str) -> int:
 
 
 def _tail_lines(path: Path, limit: int) -> list[bytes]:
-    """The last `limit` lines of a file, read from its end (its size does not matter). A
-    missing, linked or special file reads as empty."""
+    """The last `limit` lines of a file that are not blank, read from its end (its size does not
+    matter). A missing, linked or special file reads as empty."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        descriptor = _open_regular(path, os.O_RDONLY)
     except OSError:
         return []
     with os.fdopen(descriptor, "rb") as file:
-        size = os.fstat(file.fileno())
-        if not stat.S_ISREG(size.st_mode):
-            return []
-        chunks, newlines, position = [], 0, size.st_size
+        chunks, newlines, position = [], 0, os.fstat(file.fileno()).st_size
         while position > 0 and newlines <= limit:
-            step = min(1 << 20, position)
+            step = min(_TAIL_STEP, position)
             position -= step
             file.seek(position)
             chunks.insert(0, file.read(step))
             newlines += chunks[0].count(b"\n")
-    lines = [line for line in b"".join(chunks).splitlines() if line.strip()]
-    return lines[-limit:] if position == 0 else lines[1:][-limit:]  # the first may be cut
+    lines = b"".join(chunks).split(b"\n")
+    if position > 0:
+        del lines[0]  # it may be the end of a line that starts before what was read
+    return [line for line in lines if line.strip()][-limit:]
+
+
+def _logged_numbers(path: Path) -> list[int]:
+    """The run numbers of the last rows of the log that can be read, oldest first."""
+    numbers = []
+    for line in _tail_lines(path, _RECENT):
+        with contextlib.suppress(ValueError, RecursionError):
+            row = json.loads(line)
+            if _row_ok(row):
+                numbers.append(row["run"])
+    return numbers
 
 
 def _legacy_rows(rows: Any) -> list[dict]:

@@ -1,6 +1,7 @@
 """Progress is never lost while the kernel lives, whatever the file system does, and the course
 never writes through a link or into a special file (issue 17's probes, each a test)."""
 
+import contextlib
 import json
 import os
 import stat
@@ -235,3 +236,167 @@ def test_the_module_writes_atomically_and_removes_its_partial_file_on_failure(tm
     with pytest.raises(TypeError):
         progress_module.write_atomically(target, None)  # fails while writing
     assert not target.exists() and not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------
+# Each protection caught when it is broken: the opening itself refuses what the look before it
+# missed, the log's tail, a row logged twice, the thread lock
+
+
+@pytest.mark.parametrize("place", ["progress", "log", "lock"])
+@pytest.mark.parametrize("thing", ["link", "pipe"])
+def test_a_link_or_a_pipe_put_there_after_the_look_is_refused_by_the_opening(tmp_path, monkeypatch,
+                                                                            place, thing):
+    """A link or a pipe may take a file's place between the look at it (lstat) and its opening:
+    the opening refuses it too (O_NOFOLLOW, O_NONBLOCK, then fstat). The look is skipped here, as
+    if the swap came right after it."""
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    target = {"progress": path, "log": progress.runs_path,
+              "lock": tmp_path / ".progress.json.lock"}[place]
+    precious = tmp_path / "precious.json"
+    precious.write_text(json.dumps({**progress_module.empty(), "practice": {"p9": {
+        "answer": "A", "attempts": 1, "correct": True, "solved": True}}}))
+    original = precious.read_bytes()
+    if thing == "link":
+        target.symlink_to(precious)
+    else:
+        os.mkfifo(target)
+    kind = os.lstat(target).st_mode
+    monkeypatch.setattr(progress_module, "_kind", lambda path: "")
+
+    def use():
+        progress.record_answer("p1", "A", True)
+        progress.add_run({"x": 1})
+        return Progress(path).runs(), Progress(path).answer("p9"), progress.problem
+
+    (rows, _, _), read_through, problem = in_thread(use)
+    assert precious.read_bytes() == original and os.lstat(target).st_mode == kind
+    assert read_through is None and "kept in memory" in problem
+    assert ("symbolic link" if thing == "link" else "special file") in problem
+    assert progress.answer("p1")["correct"] and [r["x"] for r in rows] == [1]
+    monkeypatch.undo()
+    target.unlink()
+    progress.record_answer("p2", "B", True)
+    assert set(answers_in_file(path)) == {"p1", "p2"} and progress.problem == ""
+    assert [r["x"] for r in Progress(path).runs()[0]] == [1]
+
+
+def test_what_is_not_a_regular_file_is_never_even_opened(tmp_path, monkeypatch):
+    """A device may act on being opened (a watchdog, a serial line): a pipe stands for one here."""
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    for place in (path, progress.runs_path, tmp_path / ".progress.json.lock"):
+        os.mkfifo(place)
+    real_open, opened = os.open, []
+
+    def watched(name, *args, **kwargs):
+        with contextlib.suppress(OSError):
+            if stat.S_ISFIFO(os.lstat(name).st_mode):
+                opened.append(os.fspath(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched)
+    progress.load()
+    progress.record_answer("p1", "A", True)
+    progress.add_run({"x": 1})
+    progress.runs()
+    path.unlink()  # the progress file can be used now: its lock and its log are looked at too
+    progress.record_answer("p2", "A", True)
+    progress.runs()
+    progress.clear_runs()
+    assert opened == [] and progress.answer("p2")
+
+
+def in_thread(function, seconds: float = 10):
+    done = []
+    thread = threading.Thread(target=lambda: done.append(function()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert done, f"{function} blocked"
+    return done[0]
+
+
+def test_a_line_cut_where_the_reading_of_the_log_starts_is_not_counted_unreadable(tmp_path,
+                                                                                  monkeypatch):
+    progress = Progress(tmp_path / "progress.json")
+    progress.add_run({"x": "a" * 200})
+    with open(progress.runs_path, "a") as log:
+        log.write("\n\n\n")  # blank lines (an editor's): they are not rows
+    progress.add_run({"x": "b"})
+    last = progress.runs_path.read_bytes().splitlines()[-1]
+    monkeypatch.setattr(progress_module, "_TAIL_STEP", len(last) + 1 + 3 + 1 + 10)
+    rows, unreadable, _ = progress.runs(2)  # the reading starts 10 bytes before the first row ends
+    assert [r["x"] for r in rows] == ["b"] and unreadable == 0
+
+
+def test_an_old_files_rows_moved_to_the_log_twice_show_once(tmp_path):
+    """A kernel that stopped after moving an old file's rows to the log but before rewriting the
+    file moves them again on the next read: each shows once, and numbers go on after them."""
+    path = tmp_path / "progress.json"
+    old = [{"run": 1, "x": "a"}, {"run": 2, "x": "b"}]
+    path.write_text(json.dumps({**progress_module.empty(), "runs": old}))
+    progress = Progress(path)
+    progress.runs_path.write_text("".join(json.dumps(row) + "\n"
+                                          for row in progress_module._legacy_rows(old)))
+    rows, unreadable, _ = progress.runs()
+    assert [(r["run"], r["x"]) for r in rows] == [(1, "a"), (2, "b")] and unreadable == 0
+    assert len(progress.runs_path.read_text().splitlines()) == 4  # moved again, as said
+    assert progress.add_run({"x": "c"}) == 3
+
+
+def test_a_save_waits_for_the_save_another_thread_is_making(tmp_path, monkeypatch):
+    """The panel saves from a thread of its own: a save that starts while another is writing
+    waits for it (before: both applied the first change, and the second was lost)."""
+    path = tmp_path / "progress.json"
+    real, others = progress_module.write_atomically, []
+
+    def slow(target, content):
+        if not others:
+            others.append(threading.Thread(
+                target=lambda: Progress(path).record_answer("b", "B", True), daemon=True))
+            others[0].start()
+            others[0].join(0.3)  # it must wait for this save to end
+        real(target, content)
+
+    monkeypatch.setattr(progress_module, "write_atomically", slow)
+    Progress(path).record_answer("a", "A", True)
+    others[0].join(10)
+    saved = answers_in_file(path)
+    assert {question: entry["attempts"] for question, entry in saved.items()} == {"a": 1, "b": 1}
+
+
+def test_an_unreadable_file_that_cannot_be_moved_aside_is_left_alone(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    path.write_text("{not json")
+
+    def busy(*args):
+        raise OSError(16, "Device or resource busy")
+
+    monkeypatch.setattr(os, "rename", busy)
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    assert path.read_text() == "{not json" and "could not be moved aside" in progress.problem
+    assert progress.answer("p1")["correct"]
+    monkeypatch.undo()
+    progress.record_answer("p2", "A", True)
+    assert set(answers_in_file(path)) == {"p1", "p2"}
+    assert len(list(tmp_path.glob("progress.json.unreadable-*"))) == 1
+
+
+def test_a_problem_goes_once_the_file_can_be_read_again_even_with_nothing_to_save(tmp_path):
+    path = tmp_path / "progress.json"
+    path.mkdir()
+    progress = Progress(path)
+    assert progress.answer("p1") is None and "is a folder" in progress.problem
+    path.rmdir()
+    assert progress.answer("p1") is None and progress.problem == ""
+
+
+def test_a_file_with_entries_left_out_is_rewritten_on_a_mere_read(tmp_path):
+    """Else every new kernel would keep another copy of it, and say so again."""
+    path = tmp_path / "progress.json"
+    path.write_text(json.dumps({**progress_module.empty(), "practice": {"p1": [1]}}))
+    assert Progress(path).answer("p1") is None
+    assert json.loads(path.read_text())["practice"] == {}
+    assert len(list(tmp_path.glob("progress.json.unexpected-*"))) == 1

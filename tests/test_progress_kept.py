@@ -2,6 +2,7 @@
 by whichever saves next; the run log survives a full disk, a pipe, a link and a device at its
 place; entries of a wrong shape never make the course raise; an old file's runs move once."""
 
+import errno
 import json
 import os
 import stat
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -352,3 +354,306 @@ def test_runs_kept_inside_an_old_file_move_to_the_log_on_the_first_read(tmp_path
     shown, unreadable, total = Progress(path).runs()
     assert (shown[0]["run"], shown[-1]["run"], unreadable, total) == (1801, 2000, 0, 2000)
     assert Progress(path).add_run({"settings": "new"}) == 2001
+
+
+# ---------------------------------------------------------------------------------------------
+# Third review: run numbers, copies that cannot be written, read errors, the environment, a
+# relative path, reset and clear under the lock, notes, times
+
+
+def log_numbers(progress) -> list:
+    return [json.loads(line)["run"] for line in progress.runs_path.read_text().splitlines()]
+
+
+def test_run_numbers_never_repeat_when_the_log_is_written_but_the_record_is_not(tmp_path,
+                                                                                  monkeypatch):
+    """A full disk lets the log's short append through but not the record: the run is saved in
+    the log, and the record counts it once it can be written (before: numbers 1, 2, 2, and the
+    panel, keying runs by number, showed one run's curves for another)."""
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    assert progress.add_run({"x": "one"}) == 1
+    with FullDisk(monkeypatch):
+        assert progress.add_run({"x": "two"}) == 2
+        assert "No space left on device" in progress.problem
+        rows, _, total = Progress(path).runs()
+        assert [(r["run"], r["x"]) for r in rows] == [(1, "one"), (2, "two")] and total == 2
+    assert progress.add_run({"x": "three"}) == 3 and progress.problem == ""
+    rows, _, total = Progress(path).runs()
+    assert [(r["run"], r["x"]) for r in rows] == [(1, "one"), (2, "two"), (3, "three")]
+    assert total == 3 and log_numbers(progress) == [1, 2, 3]
+    saved = json.loads(path.read_text())
+    assert (saved["last_run"], saved["runs_logged"]) == (3, 3)
+
+
+def test_runs_a_stopped_kernel_logged_but_never_counted_keep_their_numbers(tmp_path):
+    """The log is written before the record: rows after the record's last number (a kernel that
+    stopped in between) are numbered on from; a stray row's number is not."""
+    path = tmp_path / "progress.json"
+    write_record(path, last_run=1, runs_logged=1)
+    progress = Progress(path)
+    progress.runs_path.write_text("".join(json.dumps({"id": f"r{n}", "run": n, "x": n}) + "\n"
+                                          for n in (1, 2, 3, 99)))
+    assert progress.add_run({"x": "new"}) == 4
+    assert log_numbers(progress) == [1, 2, 3, 99, 4]
+
+
+def test_a_copy_that_cannot_be_written_leaves_the_file_as_it_is(tmp_path, monkeypatch):
+    """Entries of a wrong shape are left out only once the whole file is kept aside: if the copy
+    cannot be written (a full disk), the file is not replaced and the work stays in memory."""
+    path = tmp_path / "progress.json"
+    write_record(path, practice={"p1": {"answer": "A", "attempts": 1, "correct": True,
+                                        "solved": True},
+                                 "notes": {"answer": "B", "attempts": 1, "correct": True,
+                                           "solved": True, "at": ["my own notes"]}})
+    original = path.read_bytes()
+    real = progress_module.write_atomically
+
+    def copies_fail(target, content):
+        if ".unexpected-" in str(target):
+            raise OSError(28, "No space left on device")
+        real(target, content)
+
+    monkeypatch.setattr(progress_module, "write_atomically", copies_fail)
+    progress = Progress(path)
+    progress.record_answer("p2", "C", True)
+    assert path.read_bytes() == original  # the entry left out is still in the file
+    assert "could not be kept aside" in progress.problem and "kept in memory" in progress.problem
+    assert "was kept as" not in progress.problem
+    assert progress.answer("p1") and progress.answer("p2")  # shown, from memory
+    monkeypatch.setattr(progress_module, "write_atomically", real)
+    progress.record_answer("p3", "D", True)
+    kept = list(tmp_path.glob("progress.json.unexpected-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == original
+    assert answers_in_file(path) == {"p1", "p2", "p3"} and "was kept as" in progress.problem
+
+
+def test_a_change_failing_on_the_file_never_replaces_it_when_its_copy_cannot_be_written(
+        tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    write_record(path, practice={"p1": {"answer": "A", "attempts": [1], "correct": True,
+                                        "solved": True}})
+    original = path.read_bytes()
+    monkeypatch.setitem(progress_module._ENTRY_CHECKS, "practice", lambda entry: True)
+    with FullDisk(monkeypatch):  # the copy cannot be written
+        progress = Progress(path)
+        progress.record_answer("p1", "B", False)
+        assert path.read_bytes() == original and not list(tmp_path.glob("*.unexpected-*"))
+        assert "could not be kept aside" in progress.problem
+        assert progress.answer("p1")["answer"] == "B"
+    progress.record_answer("p2", "C", True)
+    kept = list(tmp_path.glob("progress.json.unexpected-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == original
+    assert answers_in_file(path) == {"p1", "p2"}
+
+
+def test_one_copy_per_content_however_many_saves_fail_after_it(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    write_record(path, practice={"p1": [1, 2]})
+    real = progress_module.write_atomically
+
+    def only_copies(target, content):
+        if Path(target) == path:
+            raise OSError(28, "No space left on device")
+        real(target, content)
+
+    monkeypatch.setattr(progress_module, "write_atomically", only_copies)
+    progress = Progress(path)
+    for question in ("p2", "p3", "p4"):
+        progress.record_answer(question, "A", True)
+        Progress(path).load()
+    assert len(list(tmp_path.glob("progress.json.unexpected-*"))) == 1
+    monkeypatch.setattr(progress_module, "write_atomically", real)
+    progress.record_answer("p5", "A", True)
+    assert answers_in_file(path) == {"p2", "p3", "p4", "p5"}
+    assert len(list(tmp_path.glob("progress.json.unexpected-*"))) == 1
+
+
+@pytest.mark.parametrize("code", ["EMFILE", "EACCES", "EIO"])
+def test_a_file_that_cannot_be_opened_now_is_left_alone_and_the_work_kept(tmp_path, monkeypatch,
+                                                                          code):
+    """Too many open files, no permission: nothing is wrong with the file itself. It is neither
+    set aside nor replaced; the work is shown from memory and saved once it can be read."""
+    path = tmp_path / "progress.json"
+    Progress(path).record_answer("p1", "A", True)
+    original = path.read_bytes()
+    real_open = os.open
+
+    def failing(name, flags, *args, **kwargs):
+        if os.fspath(name) == str(path):
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", failing)
+    card = Progress(path)
+    assert card.answer("p1")["correct"] and "could not be read now" in card.problem
+    card.record_answer("p2", "B", True)
+    assert card.answer("p2") and path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".progress.json.lock", "progress.json"]
+    monkeypatch.setattr(os, "open", real_open)
+    assert Progress(path).answer("p1")["correct"] and answers_in_file(path) == {"p1", "p2"}
+    assert card.problem == ""
+
+
+def test_following_the_advice_to_set_the_environment_loses_nothing(tmp_path, monkeypatch):
+    """What a card could not save moves to the file the environment names next, with the first
+    Progress made from it, and is saved there once (not also at exit into the old place)."""
+    Progress()  # the environment's file so far (this test's)
+    elsewhere = tmp_path / "elsewhere.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(elsewhere)
+    monkeypatch.setenv(ENV, str(link))
+    card = Progress()
+    card.record_answer("p1", "A", True)
+    card.add_run({"x": 1})
+    assert f"set {ENV}" in card.problem
+    good = tmp_path / "good.json"
+    monkeypatch.setenv(ENV, str(good))  # the advice followed
+    new_card = Progress()
+    assert answers_in_file(good) == {"p1"} and [r["x"] for r in new_card.runs()[0]] == [1]
+    assert str(link) in new_card.problem and "moved" in new_card.problem
+    assert not card._shared.unsaved() and not elsewhere.exists() and card.problem == ""
+    new_card.record_answer("p2", "B", True)
+    assert answers_in_file(good) == {"p1", "p2"}
+    explicit = Progress(tmp_path / "another.json")  # a path given explicitly takes nothing
+    with FullDisk(monkeypatch):
+        Progress().record_answer("p3", "C", True)
+    Progress(tmp_path / "third.json")
+    assert Progress().answer("p3") and not (tmp_path / "third.json").exists()
+    assert explicit.load()["practice"] == {}
+
+
+def test_a_relative_path_stays_the_same_file_after_a_change_of_folder(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    monkeypatch.setenv(ENV, "progress.json")
+    progress = Progress()
+    assert progress.path == tmp_path / "a" / "progress.json"
+    progress.record_answer("p1", "A", True)
+    monkeypatch.chdir(tmp_path / "b")  # a notebook cell changes folder
+    progress.record_answer("p2", "B", True)
+    assert answers_in_file(tmp_path / "a" / "progress.json") == {"p1", "p2"}
+    assert not (tmp_path / "b" / "progress.json").exists()
+    assert Progress("progress.json")._shared is not progress._shared  # b's file: another one
+
+
+def test_reset_waits_for_a_save_of_another_kernel_and_never_undoes_it(tmp_path):
+    """The other kernel's save holds the file lock (a thread holding it here, on a descriptor
+    of its own, is the same to flock): reset waits, then sets aside what it wrote."""
+    fcntl = pytest.importorskip("fcntl")
+    path = tmp_path / "progress.json"
+    Progress(path).record_answer("old", "A", True)
+    lock = os.open(tmp_path / ".progress.json.lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(Progress(path).reset()), daemon=True)
+    thread.start()
+    thread.join(0.5)
+    assert not done, "reset did not wait for the file lock"
+    record = json.loads(path.read_text())
+    record["practice"]["other"] = record["practice"]["old"]  # the other kernel's save
+    progress_module.write_atomically(path, json.dumps(record))
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    os.close(lock)
+    thread.join(10)
+    assert set(json.loads(done[0].read_text())["practice"]) == {"old", "other"}
+    assert Progress(path).load()["practice"] == {}
+
+
+def test_a_reset_that_cannot_rename_the_file_keeps_everything(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    progress.record_answer("p1", "A", True)
+    with FullDisk(monkeypatch):
+        progress.record_answer("p2", "B", True)  # not saved yet
+        monkeypatch.setattr(os, "rename", lambda *a: (_ for _ in ()).throw(OSError(16, "busy")))
+        assert progress.reset() is None
+        monkeypatch.undo()
+    assert "could not reset" in progress.problem and progress.answer("p2")
+    progress.record_answer("p3", "C", True)
+    assert answers_in_file(path) == {"p1", "p2", "p3"}
+    assert progress.reset() is not None and progress.problem == ""
+
+
+def test_a_reset_keeps_the_run_numbers_going(tmp_path):
+    progress = Progress(tmp_path / "progress.json")
+    progress.add_run({"x": 1})
+    progress.add_run({"x": 2})
+    progress.reset()
+    assert progress.add_run({"x": 3}) == 3 and progress.runs()[2] == 3
+
+
+def test_clearing_the_log_renames_it_and_zeroes_its_count_under_one_hold_of_the_lock(
+        tmp_path, monkeypatch):
+    """Another kernel can log a run only before the clear or after it: never between the rename
+    and the count set to 0 (its run would be counted, then cleared)."""
+    fcntl = pytest.importorskip("fcntl")
+    progress = Progress(tmp_path / "progress.json")
+    progress.add_run({"x": 1})
+    real_flock, events = fcntl.flock, []
+    real_rename, real_write = os.rename, progress_module.write_atomically
+    monkeypatch.setattr(fcntl, "flock", lambda fd, op: (events.append(op), real_flock(fd, op))[1])
+    monkeypatch.setattr(os, "rename", lambda *a: (events.append("rename"), real_rename(*a))[1])
+    monkeypatch.setattr(progress_module, "write_atomically",
+                        lambda *a: (events.append("write"), real_write(*a))[1])
+    progress.clear_runs()
+    held = [e for e in events if e != fcntl.LOCK_UN]
+    assert held == [fcntl.LOCK_EX, "rename", "write"], events
+    assert progress.runs() == ([], 0, 0) and progress.add_run({"x": 2}) == 2
+
+
+def test_a_note_goes_once_what_failed_succeeds(tmp_path):
+    progress = Progress(tmp_path / "progress.json")
+    progress.add_run({"x": 1})
+    progress.runs_path.unlink()
+    os.mkfifo(progress.runs_path)
+    progress.clear_runs()
+    assert "could not clear the log" in progress.problem
+    progress.runs_path.unlink()
+    progress.add_run({"x": 2})
+    progress.clear_runs()
+    assert progress.problem == "" and progress.runs() == ([], 0, 0)
+
+
+def test_the_time_saved_is_when_the_learner_acted_not_when_it_was_saved(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    progress = Progress(path)
+    monkeypatch.setattr(progress_module, "now", lambda: "acted")
+    with FullDisk(monkeypatch):
+        progress.record_answer("p1", "A", True)
+        progress.start_test("pre", 1)
+        progress.record_test_score("pre", 1, 2, {"easy": (1, 2)})
+        progress.record_prediction("guess", {"q": "a"})
+        entry = progress.record_attempt("task", {"passed": True, "rank": 0.5, "notes": ["x"]})
+        returned = json.dumps(entry)
+        monkeypatch.setattr(progress_module, "now", lambda: "saved later")
+        progress.load()
+        assert json.dumps(entry) == returned  # the dict returned is never changed after
+    progress.load()  # saved now
+    saved = json.loads(path.read_text())
+    assert {saved["practice"]["p1"]["at"], saved["tests"]["pre"]["started"],
+            saved["tests"]["pre"]["score"]["at"], saved["predictions"]["guess"]["at"],
+            saved["verdicts"]["task"]["best"]["at"]} == {"acted"}
+    assert json.dumps(entry) == returned
+
+
+def test_an_attempt_is_saved_as_it_was_given(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    attempt = {"passed": False, "rank": 0.1, "problems": ["too slow"]}
+    with FullDisk(monkeypatch):
+        Progress(path).record_attempt("task", attempt)
+        attempt["problems"].append("changed by the caller afterwards")
+    Progress(path).load()
+    assert json.loads(path.read_text())["verdicts"]["task"]["best"]["problems"] == ["too slow"]
+
+
+def test_two_spellings_of_one_folder_share_what_is_not_saved(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)
+    with FullDisk(monkeypatch):
+        Progress(tmp_path / "alias" / "progress.json").record_answer("p1", "A", True)
+        assert Progress(real / "progress.json").answer("p1")["correct"]
+    Progress(real / "progress.json").record_answer("p2", "B", True)
+    assert answers_in_file(real / "progress.json") == {"p1", "p2"}

@@ -47,7 +47,7 @@ def test_the_lessons_loop_is_shown_as_the_lesson_prints_it():
 
 def test_the_comparison_marks_the_lines_that_differ():
     shown = loop_comparison()._repr_html_()
-    assert shown.count("background:var(--jp-warn-color3") >= 5
+    assert shown.count("box-shadow:inset 3px 0") >= 5  # each changed line marked (colour and bar)
     assert "copy.deepcopy(model.state_dict())" in shown and "trigger_times" in shown
 
 
