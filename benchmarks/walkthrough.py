@@ -5,7 +5,9 @@
 This is an estimate, not a timed learner. Each cell of each path costs
 
 - its **reading**: Markdown at 150 words a minute, code at 6 s a line (a learner reads what a
-  cell does before running it);
+  cell does before running it), and what the cell shows: the prose it computes (Markdown outputs)
+  at 150 words a minute, printed text and tables skimmed at 300, 15 s per figure (the outputs
+  saved in the committed notebooks; quiz cards and widgets are counted as doing instead);
 - its **doing**: 45 s per question or test item, and the minutes stated in `ACTIVITIES` for the
   exercises and widgets (writing the fix or the loop, exploring the panel, a prediction);
 - its **execution**, measured: the path's own cells run through nbclient in the path's order, one
@@ -45,15 +47,39 @@ ACTIVITIES = {
     "length_explorer(": 2.0,         # explore the runs by length
     "map_widget(": 2.0,              # move the map's sliders
 }
+SKIMMED_WORDS_PER_MINUTE = 300
+SECONDS_PER_FIGURE = 15
 DRAWS = 200
+
+
+def _words(text: str) -> int:
+    return len(re.findall(r"\w+", re.sub(r"<[^>]+>", " ", text)))
 
 
 def reading_seconds(cell: dict) -> float:
     source = "".join(cell["source"])
     if cell["cell_type"] == "markdown":
-        return 60 * len(re.findall(r"\w+", source)) / WORDS_PER_MINUTE
+        return 60 * _words(source) / WORDS_PER_MINUTE
     lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
-    return SECONDS_PER_CODE_LINE * len(lines)
+    return SECONDS_PER_CODE_LINE * len(lines) + output_seconds(cell)
+
+
+def output_seconds(cell: dict) -> float:
+    """Reading what a code cell shows, as saved in the committed notebook (a quiz or a widget is
+    counted in `doing_seconds`)."""
+    if doing_seconds(cell):
+        return 0.0
+    seconds = 0.0
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data:
+            seconds += SECONDS_PER_FIGURE
+        elif "text/markdown" in data:
+            seconds += 60 * _words("".join(data["text/markdown"])) / WORDS_PER_MINUTE
+        else:
+            text = "".join(output.get("text", "")) + "".join(data.get("text/html", data.get("text/plain", "")))
+            seconds += 60 * _words(text) / SKIMMED_WORDS_PER_MINUTE
+    return seconds
 
 
 def doing_seconds(cell: dict) -> float:
