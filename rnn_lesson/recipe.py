@@ -31,10 +31,10 @@ TASK = Task(
     "stopping that restores the best epoch) or slow the memorizing down.",
     hint_val_low="train and val are both low, so the model underfits: less dropout, a larger "
     "hidden size, a higher learning rate or more patience.",
-    hint_stopped_early="early stopping went back to epoch {epoch} because the validation loss "
-    "rose after it, while train accuracy went on to {train:.0%}: the model memorizes faster than "
-    "early stopping can help. Slow the memorizing down: a smaller hidden size, a lower learning "
-    "rate (dropout helps a little).",
+    hint_stopped_early="early stopping went back to epoch {epoch}: the validation loss rose after "
+    "it while train accuracy went on to {train:.0%}. The model memorizes faster than early "
+    "stopping can help: slow it down (a smaller hidden size, a lower learning rate; dropout helps "
+    "a little).",
     hint_undertrained="both are still improving at the last epoch: the run ended too soon. "
     "Train for more epochs, or with a higher learning rate.",
     hint_not_finite="the run diverged (NaN or infinite loss): lower the learning rate.",
