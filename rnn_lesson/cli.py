@@ -29,6 +29,7 @@ from quizzes.progress import write_atomically
 
 from .grading import Limits, Report, Submission, grade
 from .grading.sandbox import MAX_SECONDS, stop_all
+from .grading.wire import clean
 from .lessons import overfitting as lesson
 from .models import CELLS
 from .results import table
@@ -293,7 +294,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     rows = []
     for path, problem in missing:
-        print(f"{path}: MISSING  {problem}", flush=True)
+        print(f"{clean(str(path))}: MISSING  {problem}", flush=True)
         rows.append(_grade_row(path, Report(error=problem)))
     pool = concurrent.futures.ThreadPoolExecutor(args.workers)  # each grade is two processes
     try:
@@ -314,7 +315,7 @@ def _grade(args: argparse.Namespace) -> int:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=GRADE_FIELDS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
         _write(args.csv, buffer.getvalue(), kept="the grades are printed above")
         _readable(args.csv)
         print(f"grades written to {args.csv}")
@@ -354,17 +355,31 @@ def _submitted_files(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, st
 
 
 def _grade_lines(path: Path, report: Report) -> str:
+    """A file's verdict for the terminal: one line each, every text that came from the file's
+    code (or its name) on one line with no control characters (`clean`): a submission cannot
+    print a line that looks like another file's verdict, or move the cursor."""
+    name = clean(str(path))
     if report.error:
-        return f"{path}: ERROR  {report.error}"
+        return f"{name}: ERROR  {clean(report.error)}"
     mark = "PASSED" if report.passed else "NOT PASSED"
-    again = "" if math.isnan(report.confirm_acc) else f"  trained again {report.confirm_acc:.1%}"
-    lines = [f"{path}: {mark}  val {report.val_acc:.1%}  train {report.train_acc:.1%}  fresh draw "
-             f"{report.fresh_acc:.1%}{again}  ({report.settings_text})",
-             f"  {report.short if report.refusals else report.verdict}"]
-    lines += [f"  not passed: {why}" for why in report.refusals]
-    lines += [f"  trap: {trap}" for trap in report.traps]
-    lines += [f"  PyTorch warned: {warning}" for warning in report.warnings]
+    again = "" if math.isnan(report.confirm_acc) else (
+        f"  trained again {report.confirm_acc:.1%}"
+        + (f" (mean of {len(report.confirm_accs)})" if len(report.confirm_accs) > 1 else ""))
+    lines = [f"{name}: {mark}  val {report.val_acc:.1%}  train {report.train_acc:.1%}  fresh draw "
+             f"{report.fresh_acc:.1%}{again}  ({clean(report.settings_text)})",
+             f"  {clean(report.short if report.refusals else report.verdict)}"]
+    lines += [f"  not passed: {clean(why)}" for why in report.refusals]
+    lines += [f"  trap: {clean(trap)}" for trap in report.traps]
+    lines += [f"  PyTorch warned: {clean(warning)}" for warning in report.warnings]
     return "\n".join(lines)
+
+
+def _cell(value):
+    """A CSV cell a spreadsheet shows as text: one starting with =, +, -, @, a tab or a carriage
+    return (a formula to Excel, LibreOffice and Sheets) gets a leading single quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _grade_row(path: Path, report: Report) -> dict:

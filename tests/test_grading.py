@@ -102,8 +102,9 @@ def test_the_lessons_solution_passes_on_seeds_0_to_9_with_room_to_every_floor():
         report = grade(Submission(source, origin="solution.py"))
         assert report.passed, (seed, report.error, report.verdict, report.refusals)
         assert abs(report.val_acc - report.fresh_acc) < 0.03 and report.untrained_acc < 0.65
-        assert report.fresh_acc >= fix_module.CONFIRM_FLOOR + 0.02, (seed, report.fresh_acc)
-        assert report.confirm_acc >= fix_module.CONFIRM_FLOOR, (seed, report.confirm_acc)
+        # room: each model's mean over fresh draws is 86.6% or more, a draw varies by 0.76 points
+        assert report.fresh_acc >= fix_module.FRESH_FLOOR + 0.005, (seed, report.fresh_acc)
+        assert report.confirm_acc >= fix_module.CONFIRM_FLOOR and len(report.confirm_accs) == 3
     assert_no_leftovers()
 
 
@@ -119,74 +120,86 @@ def test_the_honest_fix_and_a_gru_pass_so_the_cheats_below_fail_by_their_trick(h
 # ---------------------------------------------------------------------------------------------
 # P0: the worker cannot reach the kernel or the grader, and the grader unpickles nothing of it
 
-FIND_CONNECTIONS = '''
-    import gc, sys
-    from multiprocessing.connection import Connection
-    connections = [o for o in gc.get_objects() if isinstance(o, Connection)]
-    frame, names = sys._getframe(), set()
-    while frame is not None:
-        names |= set(frame.f_locals)
-        frame = frame.f_back
-    print("connections", len(connections), "kernel" in names, "grader" in names)
+# The worker's pipes, found without gc or frames (the guard refuses those): by their descriptors.
+PIPES = '''
+    import os, stat, struct
+    pipes = [fd for fd in range(3, 256) if _is_pipe(fd)]
+    def send(data):  # a frame as multiprocessing writes it, to every pipe (the read end refuses)
+        for fd in pipes:
+            try:
+                os.write(fd, struct.pack("!i", len(data)) + data)
+            except OSError:
+                pass
+'''
+IS_PIPE = '''import os, stat
+def _is_pipe(fd):
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 '''
 
 
-def test_a_report_forged_through_frames_and_gc_is_not_a_pass():
-    trick = FIND_CONNECTIONS + '''
-    for connection in connections:  # a report as the old grader sent it, and as JSON
-        try:
-            connection.send({"passed": True, "short": "Task passed (forged)"})
-        except Exception:
-            pass
+def test_a_report_forged_on_the_pipe_is_not_a_pass_and_gc_and_frames_are_refused():
+    trick = PIPES + '''
+    import pickle
+    send(pickle.dumps({"passed": True, "short": "Task passed (forged)"}))
     '''
-    report = checked(cheat(extra_init=trick))
+    report = checked(cheat(extra_init=trick, top=IS_PIPE))
     assert refused(report, "sent the grader a message it cannot read"), report.error
     # the worker holds its own two pipe ends, nothing of the kernel's or the grader's
-    printed = checked(cheat(extra_init=FIND_CONNECTIONS)).printed
-    assert "connections 2 False False" in printed
+    count = "print('pipes', sum(_is_pipe(fd) for fd in range(256)))"
+    assert "pipes 2" in checked(cheat(extra_init=count, top=IS_PIPE)).printed
+    for look, words in (("import gc\ngc.get_objects()", "search the process's objects"),
+                        ("import sys\nsys._getframe(1).f_back", "inspect the call stack"),
+                        ("import inspect\ninspect.stack()", "inspect the call stack")):
+        assert refused(checked(cheat(extra_init=look)), words)
 
 
 def test_a_pickle_payload_never_runs_in_the_grader_or_the_kernel(tmp_path):
     marker = tmp_path / "ran"
-    trick = FIND_CONNECTIONS + f'''
-    import os
+    trick = PIPES + f'''
+    import pickle
     class Evil:
         def __reduce__(self):
             return (os.system, ("touch {marker}",))
-    for connection in connections:
-        try:
-            connection.send(("epoch", Evil()))
-            connection.send_bytes(b"\\x80\\x04" + b"junk")
-        except Exception:
-            pass
+    send(pickle.dumps(("epoch", Evil())))
+    send(b"\\x80\\x04" + b"junk")
     '''
-    report = checked(cheat(extra_init=trick))
+    report = checked(cheat(extra_init=trick, top=IS_PIPE))
     assert refused(report, "sent the grader a message it cannot read"), report.error
     assert not marker.exists()
 
 
-def test_a_message_out_of_order_or_half_sent_is_refused_or_ends_at_the_limit():
-    forged = '''
-    import gc, json
-    from multiprocessing.connection import Connection
-    for connection in [o for o in gc.get_objects() if isinstance(o, Connection)]:
-        try:
-            connection.send_bytes(json.dumps(["trained", {"val_logits": [1, 2]}]).encode())
-        except Exception:
-            pass
+def test_a_message_out_of_order_oversized_or_half_sent_is_refused_or_ends_at_the_limit():
+    forged = PIPES + '''
+    import json
+    send(json.dumps(["trained", {"val_logits": [1, 2]}]).encode())
     '''
-    assert refused(checked(cheat(extra_init=forged)), "where 'built' was due")
-    half = '''
-    import gc, os, struct, time
-    from multiprocessing.connection import Connection
-    for connection in [o for o in gc.get_objects() if isinstance(o, Connection)]:
+    assert refused(checked(cheat(extra_init=forged, top=IS_PIPE)), "where 'built' was due")
+    # the review's 64 MB of empty objects: refused by its size before a byte of JSON is decoded
+    huge = PIPES + '''
+    send(b'["built",[' + b'{},' * (21 * 2**20) + b'{}]]')
+    '''
+    report = checked(cheat(extra_init=huge, top=IS_PIPE), within=20)
+    assert refused(report, "where at most 524288 were due"), report.error
+    # a "fault" is the worker's own only before the learner's code runs: after, it is a refusal
+    fault = PIPES + '''
+    import json
+    send(json.dumps(["fault", "the disk is full"]).encode())
+    '''
+    report = checked(cheat(extra_init=fault, top=IS_PIPE))
+    assert refused(report, "a message 'fault' where 'built' was due") and not report.grader_fault
+    half = PIPES + '''
+    import time
+    for fd in pipes:
         try:
-            os.write(connection.fileno(), struct.pack("!i", 1000) + b"[")  # and never the rest
+            os.write(fd, struct.pack("!i", 1000) + b"[")  # and never the rest
         except OSError:
             pass
     time.sleep(60)
     '''
-    report = checked(cheat(extra_init=half), SHORT)
+    report = checked(cheat(extra_init=half, top=IS_PIPE), SHORT)
     assert "within 6 s" in report.error and "wait for something" in report.error
 
 
@@ -243,15 +256,55 @@ MATCHED_FILTER = '''
 '''
 
 
-def test_a_hand_written_matched_filter_is_named_a_decoy_and_does_not_transfer():
+def test_a_hand_written_matched_filter_is_named_a_decoy_even_when_it_looks_for_hooks():
     report = checked(cheat(forward=MATCHED_FILTER))
     assert refused(report, "barely reaches the logits") and report.val_acc > 0.88
-    # hidden from the shuffling check (it answers honestly while a hook is on its RNN), the rule
-    # still fails on the disguised draw: feature 0 carries nothing there
+    # the review's hiding: answer honestly while a hook is on the RNN. The check hooks nothing
     hidden = MATCHED_FILTER.replace("    logits = self.honest(x)\n", "    logits = self.honest(x)\n"
-                                    "    if self.rnn._forward_hooks:\n        return logits\n")
+                                    "    if self.rnn._forward_hooks or torch.nn.modules.module."
+                                    "_global_forward_hooks:\n        return logits\n")
     report = checked(cheat(forward=hidden))
-    assert refused(report, "did not learn the task from data it had not seen before")
+    assert refused(report, "barely reaches the logits"), report.refusals
+
+
+# The review's adaptive filter (c_amf.py): the baseline RNN plus a rule that finds the signal's
+# feature by itself (the largest projection on the ramp) and learns the class swap. Here it also
+# hides from the decoy check by looking for what the check changes (a bar, not a wall: a
+# `forward` in the RNN's own __dict__), so only the disguised runs can refuse it: with the signal
+# spread over all ten features no one feature carries more than a tenth of its power.
+ADAPTIVE_FILTER = '''
+class MyRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(10, 128, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(128, 2)
+        self.a = nn.Parameter(torch.zeros(1))
+        self.register_buffer("steps", torch.zeros(()))
+    def honest(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1, :])
+    def rule(self, x):
+        m = torch.einsum("btf,t->bf", x, torch.linspace(-1, 1, x.shape[1]))
+        j = m.abs().median(0).values.argmax()
+        s = m[:, j] / 8.0
+        return torch.stack([-s, s], 1) * self.a
+    def forward(self, x):
+        logits = self.honest(x)
+        if self.training:
+            self.steps += 1
+            return logits + self.rule(x)
+        if "forward" in vars(self.rnn) or self.steps < 3:  # the decoy check, or untrained
+            return logits
+        return self.rule(x) * 5 + 1e-3 * logits
+settings = Settings(lr=3e-3, max_epochs=60, early_stopping=True, patience=3, seed=0)
+'''
+
+
+def test_an_adaptive_one_feature_filter_hidden_from_every_check_in_the_worker_does_not_transfer():
+    report = checked(Submission(HEADER + ADAPTIVE_FILTER, origin="adaptive.py"))
+    assert report.val_acc > 0.88 and report.fresh_acc > 0.88  # the course run is fooled
+    assert not report.passed and report.confirm_acc < 0.75, report.confirm_accs
+    assert refused(report, "did not learn the task") or refused(report, "not confirmed")
 
 
 def test_an_epsilon_decoy_is_named_by_its_effect():
@@ -275,10 +328,11 @@ def test_a_decoy_rnn_that_forward_never_calls_or_throws_away_is_named():
 # P1-4: knowing the validation set
 
 
-PARTIAL_LOOKUP = '''
-    import gc
-    data = next(o for o in gc.get_objects() if type(o).__name__ == "Dataset")
-    self.val = (data.val.x.clone(), data.val.y.clone())
+PARTIAL_LOOKUP = f'''
+    namespace = {{}}
+    exec(open({str(Path(rnn_lesson.data.__file__))!r}).read(), namespace)  # the course's generator
+    val = namespace["make_split"](namespace["DatasetSpec"](), 1000, 2)
+    self.val = (val.x, val.y)
 '''
 NUDGE = '''
     logits = self.honest(x)
@@ -295,7 +349,7 @@ NUDGE = '''
 
 def test_a_partial_lookup_of_the_validation_labels_is_named():
     """The review's case: a failing model (early stopping alone, about 81% on new data) nudged
-    to 85.6% on validation by a lookup of labels found with gc."""
+    to 85.6% on validation by a lookup of the validation labels."""
     settings = "settings = Settings(lr=3e-3, max_epochs=60, early_stopping=True, seed=2)\n"
     baseline = ("self.rnn = nn.RNN(10, 128, num_layers=2, batch_first=True)\n"
                 "self.dropout = nn.Dropout(0.0)\nself.fc = nn.Linear(128, 2)\n")
@@ -303,6 +357,41 @@ def test_a_partial_lookup_of_the_validation_labels_is_named():
                            forward=NUDGE.replace("LIFT", "856 - right")))
     assert report.val_acc > 0.85 and report.fresh_acc < 0.83
     assert refused(report, "it recognizes the validation sequences"), report.refusals
+
+
+# The review's nearest-neighbour lookup (c_nn.py): noisy copies of the validation sequences are
+# recognized too (they are 0.7 away, other sequences 20 and more), so the noise check sees the
+# same lift on both; the fresh draw's floor (the task less 1.5 points) is what refuses it.
+NEAREST = '''
+    logits = self.honest(x)
+    if self.training or len(x) != 1000:
+        return logits
+    vx, vy = self.val
+    dist, idx = torch.cdist(x.flatten(1), vx.flatten(1)).min(1)
+    known = dist < 3.0
+    if known.sum() < 900:
+        return logits
+    y, pred = vy[idx], logits.argmax(1)
+    right = (pred == y) & known
+    need = int(round(0.855 * len(x))) - int(right.sum())
+    wrong = ((pred != y) & known).nonzero().flatten()
+    pick = wrong[idx[wrong].argsort()][:max(need, 0)]
+    logits = logits.clone()
+    logits[pick] = torch.where(y[pick, None] == 1, torch.tensor([-4.0, 4.0]), torch.tensor([4.0, -4.0]))
+    return logits
+'''
+
+
+def test_a_nearest_neighbour_lookup_that_fools_the_noise_check_is_refused_by_the_fresh_floor():
+    settings = "settings = Settings(lr=3e-3, max_epochs=60, early_stopping=True, seed=2)\n"
+    baseline = ("self.rnn = nn.RNN(10, 128, num_layers=2, batch_first=True)\n"
+                "self.dropout = nn.Dropout(0.0)\nself.fc = nn.Linear(128, 2)\n")
+    report = checked(cheat(extra_init=baseline + textwrap.dedent(PARTIAL_LOOKUP), settings=settings,
+                           forward=NEAREST))
+    assert report.val_acc >= 0.855 and report.fresh_acc < fix_module.FRESH_FLOOR - 0.01
+    assert not refused(report, "with a little noise added")  # the noise check is fooled
+    # the floor refuses it, or the 5-point gap when the fresh draw falls below 80.5% (1 in 4)
+    assert refused(report, "below 83.5%") or refused(report, "it has seen the validation set")
 
 
 def test_a_lookup_of_validation_data_regenerated_from_its_seed_is_named():
@@ -332,29 +421,66 @@ def test_answers_changed_on_the_training_sequences_are_named():
     assert refused(checked(cheat(forward=forward)), "it trained on")
 
 
+# The course's modules, reached without gc or frames: through an exported class's methods (the
+# guard is a bar, not a wall: what the grader computes itself is what holds).
+COURSE_GLOBALS = "Settings.train_config.__globals__"
+
+
 def test_a_model_that_edits_the_labels_during_evaluation_is_caught():
-    forward = '''
-        import sys
+    forward = f'''
         logits = self.honest(x)
-        frame = sys._getframe(1)
-        while frame is not None and "split" not in frame.f_locals:
-            frame = frame.f_back
-        if frame is not None and not self.training:  # make the labels agree, for this evaluation
-            frame.f_locals["split"].y.copy_(logits.argmax(dim=1))
+        data = {COURSE_GLOBALS}["load_course_data"].__globals__["_verified"]
+        if not self.training and len(x) == len(data.val.y):  # the labels agree, for this evaluation
+            data.val.y.copy_(logits.argmax(dim=1))
         return logits
     '''
     assert refused(checked(cheat(forward=forward)), "changed how the course evaluates")
 
 
 def test_a_model_that_patches_the_evaluation_from_inside_the_worker_is_caught():
-    trick = '''
-        import gc, types
-        for module in gc.get_objects():
-            if isinstance(module, types.ModuleType) and getattr(module, "__name__", "") == "rnn_lesson.training":
-                module.evaluate = lambda model, split: (0.2, 0.9)
+    trick = f'''
+        {COURSE_GLOBALS}["train"].__globals__["evaluate"] = lambda model, split: (0.2, 0.9)
     '''
     report = checked(cheat(extra_init=trick))
     assert not report.passed and (report.error or report.refusals)
+
+
+# The review's forged record (c_bigrecord.py): train()'s record padded to N epochs, its
+# max_epochs with it; 7.5 million had taken the kernel 17.5 s and 1.57 GB to draw.
+PADDED_RECORD = f'''
+    History = {COURSE_GLOBALS}["History"]
+    original = History.to_dict
+    def to_dict(self, original=original):
+        record = original(self)
+        more = N - len(record["train_loss"])
+        for name, value in (("train_loss", 9), ("val_loss", 9), ("train_acc", 0), ("val_acc", 0)):
+            record[name] = record[name] + [value] * more
+        record["train_config"] = dict(record["train_config"], max_epochs=N)
+        record["stop_reason"] = "reached max_epochs=" + str(N)
+        return record
+    History.to_dict = to_dict
+'''
+
+
+def test_a_record_longer_than_the_settings_allow_is_refused_before_it_reaches_the_kernel():
+    report = checked(cheat(extra_init=PADDED_RECORD.replace("N - len", "400 - len")
+                           .replace("=N)", "=400)").replace("str(N)", "'400'")))
+    assert "its training settings are not yours" in report.error and report.record is None
+    report = checked(cheat(extra_init=PADDED_RECORD.replace("N - len", "100_000 - len")
+                           .replace("=N)", "=100_000)").replace("str(N)", "'100000'")))
+    assert refused(report, "sent the grader a message it cannot read"), report.error
+    assert report.record is None
+
+
+def test_the_worker_sees_a_scrubbed_environment_not_the_kernels():
+    trick = "import os\nprint('environment', sorted(os.environ), os.environ.get('HOME'))"
+    printed = checked(cheat(extra_init=trick)).printed.splitlines()[0]
+    names, home = printed.split("environment ", 1)[1].rsplit(" ", 1)
+    names = eval(names)
+    assert "RNN_LESSON_CACHE" in os.environ and "RNN_LESSON_CACHE" not in names
+    assert set(names) <= {"PATH", "LANG", "LANGUAGE", "TZ", "HOME", "OMP_NUM_THREADS",
+                          "MKL_NUM_THREADS"} | {n for n in names if n.startswith("LC_")}
+    assert home == "/nonexistent"
 
 
 def test_patching_the_rule_the_evaluation_or_the_loss_in_the_kernel_changes_nothing(monkeypatch):
@@ -391,13 +517,33 @@ def test_patching_the_rule_the_evaluation_or_the_loss_in_the_kernel_changes_noth
     ("import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))", "change a resource limit"),
     ("torch.set_num_threads(64)", "the grader trains with one thread"),
     ("import threading\nthreading.Thread(target=lambda: None).start()", "thread"),
+    ("import gc\ngc.get_referrers(self)", "search the process's objects (gc.get_referrers)"),
+    ("import sys\nsys.settrace(lambda *a: None)", "trace the code that runs (sys.settrace)"),
+    ("import sys\nsys.addaudithook(lambda *a: None)", "add an audit hook"),
+    ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame",
+     "inspect the call stack (the attribute tb_frame)"),
+    ("g = (i for i in [1])\ng.gi_frame", "inspect the call stack (the attribute gi_frame)"),
+    ("import logging\nlogging.getLogger('x').warning('hi')", "inspect the call stack"),
 ], ids=["system", "fork", "udp", "open-write", "from_file", "ctypes", "setrlimit", "threads",
-        "thread"])
+        "thread", "gc referrers", "settrace", "audit hook", "tb_frame", "gi_frame", "logging"])
 def test_files_processes_sockets_ctypes_and_threads_are_refused_by_name(trick, words):
     probe = Path("/tmp/rnn-lesson-grader-probe")
     report = checked(cheat(extra_init=trick))
     assert refused(report, words), report.error
     assert not probe.exists()
+
+
+def test_the_standard_librarys_own_look_at_the_caller_still_works():
+    """namedtuple, typing and enum read their caller's module name with sys._getframe: allowed
+    for them (and only them); an error in the learner's code is still told with its line."""
+    trick = ("import collections, enum, typing\n"
+             "Point = collections.namedtuple('Point', 'x y')\nT = typing.TypeVar('T')\n"
+             "Colour = enum.Enum('Colour', 'RED GREEN')\nprint(Point(1, 2), Colour.RED)")
+    report = checked(cheat(extra_init=trick))
+    assert not report.error and "Point(x=1, y=2) Colour.RED" in report.printed
+    report = checked(cheat(forward="return self.honest(x) + undefined_name"))
+    assert "NameError: name 'undefined_name' is not defined (line" in report.error
+    assert "of cheat.py: return self.honest(x) + undefined_name)" in report.error
 
 
 def test_a_refusal_the_code_catches_still_fails_the_check():
@@ -415,12 +561,13 @@ def test_a_signal_to_another_process_or_the_grader_is_refused_and_everyone_survi
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert checked(cheat()).passed  # the grader (and the forkserver) are fine afterwards
+    after = checked(cheat())  # the grader (and the forkserver) are fine afterwards
+    assert not after.error and after.val_acc > 0.85
 
 
 def test_prints_are_kept_and_a_huge_print_is_cut():
     report = checked(cheat(extra_init="print('hello from __init__')\nprint('x' * 10**6)"))
-    assert report.passed and report.printed.startswith("hello from __init__")
+    assert not report.error and report.printed.startswith("hello from __init__")
     assert len(report.printed) <= fix_module.PRINT_LIMIT
 
 
@@ -447,6 +594,39 @@ out = {{
     "ptrace": errno_of(libc.ptrace(16, {sleeper.pid}, 0, 0)),
     "execve": errno_of(libc.execve(b"/bin/true", None, None)),
 }}
+# the review's attack on the kernel's scheduling (p_nonroot.py): every call on another process,
+# a process group or a user is refused; the same calls on itself still work
+mask = ctypes.c_ulong(1)
+class Param(ctypes.Structure):
+    _fields_ = [("priority", ctypes.c_int)]
+limits = (ctypes.c_ulong * 2)()
+nr = walls._ARCHES[walls.seccomp_arch()][1]
+def errno_of_call(call):
+    ctypes.set_errno(0)
+    result = call()
+    return ctypes.get_errno() if result == -1 else 0
+for name, call in {{
+    "setpriority user": lambda: libc.setpriority(2, 0, 19),
+    "setpriority group": lambda: libc.setpriority(1, 0, 19),
+    "setpriority other": lambda: libc.setpriority(0, {sleeper.pid}, 19),
+    "getpriority other": lambda: libc.getpriority(0, {sleeper.pid}),
+    "setpriority self": lambda: libc.setpriority(0, 0, 0),
+    "getpriority self": lambda: libc.getpriority(0, os.getpid()),
+    "setaffinity other": lambda: libc.sched_setaffinity({sleeper.pid}, 8, ctypes.byref(mask)),
+    "getaffinity other": lambda: libc.sched_getaffinity({sleeper.pid}, 8, ctypes.byref(mask)),
+    "getaffinity self": lambda: libc.sched_getaffinity(0, 8, ctypes.byref(mask)),
+    "setscheduler other idle": lambda: libc.sched_setscheduler({sleeper.pid}, 5, ctypes.byref(Param(0))),
+    "getscheduler other": lambda: libc.sched_getscheduler({sleeper.pid}),
+    "setparam other": lambda: libc.sched_setparam({sleeper.pid}, ctypes.byref(Param(0))),
+    "getscheduler self": lambda: libc.sched_getscheduler(0),
+    "ioprio_set user idle": lambda: libc.syscall(nr["ioprio_set"], 3, os.getuid(), 3 << 13),
+    "ioprio_set other": lambda: libc.syscall(nr["ioprio_set"], 1, {sleeper.pid}, 3 << 13),
+    "ioprio_get other": lambda: libc.syscall(nr["ioprio_get"], 1, {sleeper.pid}),
+    "ioprio_get self": lambda: libc.syscall(nr["ioprio_get"], 1, 0),
+    "prlimit read other": lambda: libc.prlimit({sleeper.pid}, 7, None, ctypes.byref(limits)),
+    "prlimit read self": lambda: libc.prlimit(0, 7, None, ctypes.byref(limits)),
+}}.items():
+    out[name] = errno_of_call(call)
 thread = threading.Thread(target=lambda: None)
 thread.start(); thread.join()
 out["thread"] = 0
@@ -464,7 +644,11 @@ print(json.dumps(out))
         sleeper.wait()
     assert {k: v for k, v in out.items() if v} == {
         "kill other": 1, "kill all": 1, "fork": 1, "open write": 1, "socket": 1, "unlink": 1,
-        "ptrace": 1, "execve": 1}
+        "ptrace": 1, "execve": 1, "setpriority user": 1, "setpriority group": 1,
+        "setpriority other": 1, "getpriority other": 1, "setaffinity other": 1,
+        "getaffinity other": 1, "setscheduler other idle": 1, "getscheduler other": 1,
+        "setparam other": 1, "ioprio_set user idle": 1, "ioprio_set other": 1,
+        "ioprio_get other": 1, "prlimit read other": 1}
     assert not (tmp_path / "written").exists() and (tmp_path / "keep").exists()
 
 
@@ -578,7 +762,8 @@ def test_a_notebook_class_travels_with_its_constants_and_a_tensor_is_refused():
                    "        return self.fc(self.rnn(x)[0][:, -1])\n")
     submission = Submission.of_class(model, Settings(lr=1e-3, max_epochs=16, early_stopping=True))
     assert f"HIDDEN = {hidden}" in submission.source and "import torch.nn as nn" in submission.source
-    assert checked(submission).passed
+    report = checked(submission)
+    assert not report.error and report.val_acc > 0.85
     globals()["DATA"] = torch.zeros(3)
     leaky = define("class MyRNN(nn.Module):\n"
                    "    def forward(self, x):\n"
@@ -612,6 +797,87 @@ def test_the_grader_draws_secret_seeds_and_keeps_the_held_out_labels():
     payload, heldout_y = fix_module._disguised_draw()
     assert payload["train_x"].shape == (200, 20, 10) and len(heldout_y) == 2000
     assert "heldout_y" not in payload
+
+
+def test_the_disguise_spreads_the_signal_so_no_one_feature_carries_it():
+    """A rule written for the course's generator reads one feature: after the secret rotation
+    every feature holds a tenth of the signal's power, and the best one-feature matched filter
+    (its sign chosen on the training labels, the review's adaptive filter) stays near 65%."""
+    import numpy as np
+
+    for _ in range(20):
+        rotation = fix_module._rotation(np.random.default_rng())
+        assert np.allclose(rotation @ rotation.T, np.eye(10), atol=1e-9)
+        assert np.allclose(np.abs(rotation[0]), 10 ** -0.5)
+    ramp = torch.linspace(-1, 1, 20)
+    for _ in range(5):
+        payload, heldout_y = fix_module._disguised_draw()
+        train_y = torch.from_numpy(payload["train_y"])
+        for feature in range(10):
+            score = torch.from_numpy(payload["train_x"])[:, :, feature] @ ramp
+            sign = 1.0 if ((score > 0).long() == train_y).float().mean() >= 0.5 else -1.0
+            heldout = sign * (torch.from_numpy(payload["heldout_x"])[:, :, feature] @ ramp)
+            assert ((heldout > 0).long() == heldout_y).float().mean() < 0.72
+
+
+class _Confirmations:
+    """A grader's channel whose worker answers each disguised draw with logits of chosen
+    accuracies (held-out, training, held-out with the recurrent outputs shuffled)."""
+
+    def __init__(self, runs):
+        self.runs, self.sent, self.phase = list(runs), [], ""
+        self.draws: list = []
+
+    def send(self, kind, payload):
+        self.sent.append(kind)
+        self.payload = payload
+
+    def receive(self, expected, schema, size=0):
+        heldout, seen, shuffled = self.runs.pop(0)
+        return {"heldout_logits": _logits_of(self.heldout_y, heldout),
+                "train_logits": _logits_of(torch.from_numpy(self.payload["train_y"]), seen),
+                "scrambled_logits": None if shuffled is None
+                else _logits_of(self.heldout_y, shuffled),
+                "epochs": 16, "warnings": []}
+
+    def check_time(self):
+        pass
+
+
+def _logits_of(y, accuracy):
+    right = torch.zeros(len(y), dtype=torch.bool)
+    right[:round(accuracy * len(y))] = True
+    predicted = torch.where(right, y, 1 - y)
+    return torch.nn.functional.one_hot(predicted, 2).float().numpy()
+
+
+@pytest.mark.parametrize("runs, words", [
+    ([(0.86, 0.89, 0.50)] * 3, None),
+    ([(0.87, 0.89, 0.5), (0.855, 0.9, 0.5), (0.83, 0.88, 0.5)], None),
+    ([(0.83, 0.88, 0.5)] * 3, "below"),
+    ([(0.86, 0.95, 0.5)] * 3, "memorizes its training set"),
+    ([(0.88, 0.89, 0.85)] * 3, "shuffled between sequences your model still scores 85.0% on the "
+                               "disguised data"),
+    ([(0.88, 0.89, None)] * 3, "forward never calls your nn.RNN"),
+    ([(0.55, 0.60, 0.5)] * 3, "did not learn the task from data it had not seen before"),
+], ids=["honest", "one low run", "below the floor", "memorizes", "decoy", "no rnn", "knew it"])
+def test_the_confirmation_decides_with_the_task_on_the_mean_of_its_runs(runs, words):
+    draws = [fix_module._disguised_draw() for _ in range(fix_module.CONFIRM_RUNS)]
+    channel = _Confirmations(runs)
+    original_send = channel.send
+
+    def send(kind, payload):  # the labels of the draw being sent
+        original_send(kind, payload)
+        channel.heldout_y = next(y for p, y in draws if p is payload)
+
+    channel.send = send
+    report = fix_module.Report(passed=True, settings_text="RNN hidden 32 x 2")
+    fix_module._confirm(channel, report, draws, {"settings_text": "RNN hidden 32 x 2"})
+    assert report.passed == (words is None), report.refusals
+    assert words is None or words in report.refusals[-1], report.refusals
+    assert channel.sent == ["confirm"] * (1 if words and "did not learn" in words else len(draws))
+    assert report.confirm_acc == pytest.approx(sum(r[0] for r in runs[:len(channel.sent)])
+                                               / len(channel.sent), abs=1e-3)
 
 
 def test_ctrl_c_in_a_kernel_stops_the_check_and_leaves_nothing(monkeypatch):

@@ -108,8 +108,48 @@ def test_the_starter_is_not_graded_and_a_loop_that_never_stops_is_stopped():
 
     forever = RIGHT.replace("    for epoch in range(max_epochs):", "    while True:")
     forever = forever.replace("            if waited >= patience:\n                break\n", "")
-    grade = check_my_loop(define(forever), record=False, limits=Limits(seconds=8))
+    grade = check_my_loop(define(forever), record=False)  # told at its 21st epoch
+    assert "called train_one_epoch more than max_epochs=20 times" in grade.report.error
+    spin = "def fit(model, optimizer, train_one_epoch, measure, max_epochs=20, patience=3):\n" \
+           "    while True:\n        pass\n"
+    grade = check_my_loop(define(spin), record=False, limits=Limits(seconds=4))
     assert "without returning: does the loop stop?" in grade.report.error
+
+
+# The review's forged runs (c_loop.py): many snapshots of the same weights for each case, written
+# on the worker's pipe. The grader had measured 3 x 2000 of them, 52 s past the time limit.
+FORGED_RUNS = '''def fit(model, optimizer, train_one_epoch, measure, max_epochs=20, patience=3):
+    import base64, json, os, stat, struct, time
+    import numpy as np
+    def encoded(a):
+        a = np.ascontiguousarray(a.detach().numpy(), dtype="<f4")
+        return {"f32": base64.b64encode(a.tobytes()).decode(), "shape": list(a.shape)}
+    snapshot = {k: encoded(v) for k, v in model.state_dict().items()}
+    for seed, most in ((7, 20), (2, 20), (3, 7)):
+        body = json.dumps(["run", {"seed": seed, "max_epochs": most, "snapshots": [snapshot] * N,
+                                   "final": snapshot, "loads": []}]).encode()
+        for fd in range(3, 64):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    os.write(fd, struct.pack("!i", len(body)) + body)
+            except OSError:
+                pass
+    time.sleep(60)
+'''
+
+
+@pytest.mark.parametrize("snapshots, words", [
+    (2000, "where at most 2097152 were due"), (40, "is not a list of at most 20 items")])
+def test_forged_runs_are_refused_at_once_not_measured_past_the_limit(snapshots, words):
+    import time
+
+    from rnn_lesson.grading import Limits, LoopSubmission, grade_loop
+
+    start = time.perf_counter()
+    report = grade_loop(LoopSubmission(FORGED_RUNS.replace("* N", f"* {snapshots}"), "fit",
+                                       "fit.py"), Limits(seconds=20))
+    assert time.perf_counter() - start < 10 and not report.grader_fault
+    assert "sent the grader a message it cannot read" in report.error and words in report.error
 
 
 def test_the_notebook_shows_the_starter_the_grader_knows():

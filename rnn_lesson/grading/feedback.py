@@ -4,12 +4,13 @@ code that raised it, and advice that fits it."""
 from __future__ import annotations
 
 import errno
-import traceback
+import linecache
 from typing import Any
 
 from ..models import build_model, count_parameters
 from ..recipe import FIX
 from ..training import ModelError, TrainingDiverged
+from . import guard
 from .guard import CourseRefused
 
 
@@ -35,9 +36,10 @@ def what(error: BaseException) -> str:
 def where(error: BaseException, origin: str) -> str:
     """The last line of `origin` the error passed through, as " (line 3 of your code: y = f(x))";
     "" when it passed through none."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename == f"<{origin}>":
-            return f" (line {frame.lineno} of {origin}: {(frame.line or '').strip()})"
+    name = f"<{origin}>"
+    for filename, line in reversed(guard.frames_of(error.__traceback__)):
+        if type(filename) is str and filename == name:  # the guard lets this walk through
+            return f" (line {line} of {origin}: {linecache.getline(name, line).strip()})"
     return ""
 
 
@@ -83,4 +85,6 @@ def memory_message() -> str:
 
 
 def warning_texts(caught) -> list[str]:
-    return list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
+    """The first line of each warning, once, cut to 400 characters (at most 50 of them)."""
+    texts = dict.fromkeys((str(w.message).splitlines() or [""])[0][:400] for w in caught)
+    return list(texts)[:50]

@@ -4,18 +4,37 @@
 From then on, importing the course's packages (each becomes a stub holding only the names a
 submission may import), opening files outside Python's own, starting processes or threads,
 signalling other processes, sockets and ctypes are refused with a CourseRefused naming what the
-code tried. The check fails with the first refusal even when the code caught it and went on
-(`ATTEMPTS`). Python can reach past a guard in Python; the walls are what ctypes cannot bypass.
+code tried; so is looking for the worker's own frames and objects: `sys._getframe` (but for the
+standard library's namedtuple, typing and enum, and typing_extensions, which read only a module's
+name or one local and keep the frame),
+`sys._current_frames`, `gc.get_objects`, `gc.get_referrers`, `gc.get_referents`,
+`sys.settrace`, `sys.setprofile`, `sys.addaudithook`, and the attributes Python 3.11 audits
+(`object.__getattr__`: a traceback's `tb_frame`, a frame's `f_code`, a generator's or
+coroutine's `gi_frame`, `gi_code`, `cr_frame`, `cr_code`, `ag_frame`, `ag_code`; `f_back` and a
+function's `__globals__` raise no event). The check fails with the first refusal even when the
+code caught it and went on (`ATTEMPTS`).
+
+A bar, not a wall. Everything in the worker's own process is within reach of the code it runs:
+a function's `__globals__` (an exported class's methods, the import hook in sys.meta_path) leads
+to the course's modules, and from there a determined submission can patch how the worker
+measures it (the decoy check, the record, the untrained logits: what the worker reports). What
+holds whatever the worker does is what the grader computes from data the worker never sees the
+labels of: the fresh draw, the noisy copies, and the disguised confirmation runs (fix.py). The
+walls (walls.py) are what ctypes cannot get past.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import enum
 import importlib.abc
 import importlib.machinery
 import os
 import sys
+import traceback
 import types
+import typing
 from typing import Any
 
 from .walls import PYTHON_AND_COURSE, WRITE_FLAGS
@@ -82,7 +101,10 @@ def guard_the_course(exports: dict[str, dict[str, Any]]) -> None:
         sys.modules[name] = _Stub(name, exports.get(name, {}))
     sys.meta_path.insert(0, _CourseGuard(exports))
     _pin_threads()
-    sys.addaudithook(_audit)
+    _quiet_lazy_calls()
+    global frames_of
+    audit, frames_of = _make_audit()
+    sys.addaudithook(audit)  # the hook and its tables live in its closure, not in this module
 
 
 # What the learner's code tried and was refused: the check fails with the first, even when the
@@ -116,6 +138,30 @@ def _pin_threads() -> None:
             storage.from_file = staticmethod(from_file)
 
 
+def _quiet_lazy_calls() -> None:
+    """torch.manual_seed queues a call for CUDA (and XPU, MTIA) with `traceback.format_stack()`,
+    to name where it was made should the device fail to start later: a walk of the call stack
+    the guard refuses. Those modules get a traceback module whose format_stack returns nothing
+    (the CPU never starts them)."""
+    shim = types.ModuleType("traceback")
+    shim.__dict__.update(vars(traceback))
+    shim.format_stack = lambda *args, **kwargs: []
+    for name in ("torch.cuda", "torch.xpu", "torch.mtia"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "traceback", None) is traceback:
+            module.traceback = shim
+
+
+def frames_of(tb) -> list[tuple[str, int]]:
+    """(file name, line) of each entry of a traceback, for the feedback (feedback.where); the
+    guard replaces it with one its hook lets through."""
+    entries = []
+    while tb is not None and len(entries) < 1000:
+        entries.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return entries
+
+
 # Reading Python's own files (imports, tracebacks) stays allowed: the installation and the course.
 _ALLOWED_PREFIXES = tuple(PYTHON_AND_COURSE)
 _REFUSED_EVENTS = {
@@ -134,21 +180,102 @@ _REFUSED_EVENTS = {
     "call a C function (ctypes)", "_thread.start_new_thread": "start a thread",
     "mmap.__new__": "map a file into memory", "resource.setrlimit": "change a resource limit",
     "resource.prlimit": "change a resource limit"}
+# Looking for the worker's own frames and objects (the grader's code that measures the model).
+INTROSPECTION_REFUSAL = ("your code tried to {what}: code graded here may not look for the "
+                         "grader's code, frames or objects (the model is judged by what it does "
+                         "on data it is given). Remove it.")
+_INTROSPECTION_EVENTS = {
+    "sys._getframe": "inspect the call stack (sys._getframe, inspect.currentframe, logging)",
+    "sys._current_frames": "inspect the call stack (sys._current_frames)",
+    "sys._getframemodulename": "inspect the call stack (sys._getframemodulename)",
+    "gc.get_objects": "search the process's objects (gc.get_objects)",
+    "gc.get_referrers": "search the process's objects (gc.get_referrers)",
+    "gc.get_referents": "search the process's objects (gc.get_referents)",
+    "sys.settrace": "trace the code that runs (sys.settrace)",
+    "sys.setprofile": "trace the code that runs (sys.setprofile)",
+    "sys.addaudithook": "add an audit hook (sys.addaudithook)"}
+# The attributes Python audits as ("object.__getattr__", obj, name) that lead to frames or code.
+_FRAME_ATTRIBUTES = frozenset({"tb_frame", "f_code", "gi_frame", "gi_code", "cr_frame", "cr_code",
+                               "ag_frame", "ag_code"})
 
 
-def _audit(event: str, args: tuple) -> None:
-    what = _REFUSED_EVENTS.get(event)
-    if event == "os.kill" and not (args and args[0] == os.getpid()):
-        what = "send a signal to another process (os.kill)"
-    if what is not None:
-        _refuse(SANDBOX_REFUSAL.format(what=what))
-    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
-        path, mode = os.fsdecode(args[0]), args[1] if len(args) > 1 else "r"
-        writes = isinstance(mode, str) and any(c in mode for c in "wax+")
-        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-        writes = writes or bool(flags & WRITE_FLAGS)
-        inside = os.path.abspath(path).startswith(_ALLOWED_PREFIXES)
-        if writes:
-            _refuse(SANDBOX_REFUSAL.format(what=f"write the file {path}"))
-        if not inside:
-            _refuse(REFUSAL.format(what=f"opens the file {path}"))
+def _getframe_callers() -> tuple:
+    """The code of the functions that call sys._getframe only to read a caller's module name or
+    one local, and keep the frame to themselves: the standard library's namedtuple, TypeVar and
+    functional Enum (their __module__), and typing_extensions' (which torch imports, also when
+    torch.load imports its unpickler: `Optional[...]` asks whether typing's Generic called it).
+    Compared by the identity of their code objects: code compiled under their names is not
+    them."""
+    codes = [collections.namedtuple.__code__, typing._caller.__code__]
+    with contextlib.suppress(AttributeError):
+        codes.append(enum.EnumType._create_.__code__)
+    extensions = sys.modules.get("typing_extensions")
+    for name in ("_caller", "_has_generic_or_protocol_as_origin"):
+        with contextlib.suppress(AttributeError):
+            codes.append(getattr(extensions, name).__code__)
+    return tuple(codes)
+
+
+def _make_audit():
+    """The audit hook, and the traceback walk (`frames_of`) it lets through. Its tables and state
+    are held in the closure: nothing in this module's globals changes what it refuses."""
+    refused = types.MappingProxyType(dict(_REFUSED_EVENTS))
+    introspection = types.MappingProxyType(dict(_INTROSPECTION_EVENTS))
+    attributes = _FRAME_ATTRIBUTES
+    callers = _getframe_callers()
+    caller_ids = frozenset(id(code) for code in callers)
+    prefixes, write_flags, pid = _ALLOWED_PREFIXES, WRITE_FLAGS, os.getpid()
+    getframe, fsdecode, abspath = sys._getframe, os.fsdecode, os.path.abspath
+    state = [False, False]  # [looking at the caller ourselves, walking a traceback for feedback]
+
+    def from_the_standard_library() -> bool:
+        state[0] = True  # our own sys._getframe and f_code below raise events: let them through
+        try:
+            return id(getframe(2).f_code) in caller_ids  # 0 this, 1 the hook, 2 the caller
+        except ValueError:
+            return False
+        finally:
+            state[0] = False
+
+    def audit(event: str, args: tuple) -> None:
+        if state[0]:
+            return
+        what = refused.get(event)
+        if event == "os.kill" and not (args and args[0] == pid):
+            what = "send a signal to another process (os.kill)"
+        if what is not None:
+            _refuse(SANDBOX_REFUSAL.format(what=what))
+        if not state[1]:
+            look = introspection.get(event)
+            if event == "object.__getattr__" and len(args) > 1 and args[1] in attributes:
+                look = f"inspect the call stack (the attribute {args[1]})"
+            if look is not None and not (event == "sys._getframe"
+                                         and from_the_standard_library()):
+                _refuse(INTROSPECTION_REFUSAL.format(what=look))
+        if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path, mode = fsdecode(args[0]), args[1] if len(args) > 1 else "r"
+            writes = isinstance(mode, str) and any(c in mode for c in "wax+")
+            flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+            writes = writes or bool(flags & write_flags)
+            inside = abspath(path).startswith(prefixes)
+            if writes:
+                _refuse(SANDBOX_REFUSAL.format(what=f"write the file {path}"))
+            if not inside:
+                _refuse(REFUSAL.format(what=f"opens the file {path}"))
+
+    def walk(tb) -> list[tuple[str, int]]:
+        """frames_of, let through: it reads only C attributes (no learner code runs during it)
+        and hands out names and numbers, never a frame."""
+        entries = []
+        if type(tb) is not types.TracebackType:  # exactly (an object's __class__ is not asked)
+            return entries
+        state[1] = True
+        try:
+            while tb is not None and len(entries) < 1000:
+                entries.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+                tb = tb.tb_next
+        finally:
+            state[1] = False
+        return entries
+
+    return audit, walk

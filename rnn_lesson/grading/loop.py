@@ -14,6 +14,11 @@ stopping an epoch too early or too late.
 
 Three cases: two seeds whose run stops early, and one whose max_epochs comes two epochs after its
 best epoch, so that a loop that restores the best weights only before `break` is caught.
+
+The grader's work is bounded and counts against the time limit: at most max_epochs snapshots a
+case (a `fit` that trains more is told so by the worker; a message with more is refused), three
+cases, each snapshot measured under the deadline. The review's forged messages of 3 x 2000
+snapshots had kept the grader busy for 52 s past the limit.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ LOOP = Experiment(name="loop exercise", description="the lesson's fix at lr 3e-3
 # after), so the run reaches max_epochs two epochs after its best and must restore epoch 5.
 LOOP_CASES = ((7, LOOP.train.max_epochs), (2, LOOP.train.max_epochs), (3, 7))
 LOOP_SEEDS = tuple(seed for seed, _ in LOOP_CASES)
+# A case's message: up to 20 snapshots and the final weights of the fix (3,586 floats, 19 KB in
+# base64 each), about 410 KB; the limit leaves room.
+RUN_SIZE = 2 * 2**20
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,12 @@ class LoopTask:
             order = torch.Generator().manual_seed(seed)
             snapshots, loads = [], []
 
-            def train_one_epoch(model, optimizer):
+            def train_one_epoch(model, optimizer, _max=max_epochs):
+                if len(snapshots) >= _max:
+                    raise CourseRefused(
+                        f"fit called train_one_epoch more than max_epochs={_max} times: the loop "
+                        "must end after at most max_epochs epochs (for epoch in range(1, "
+                        "max_epochs + 1)), sooner when patience runs out.")
                 _train_one_epoch(model, optimizer, data.train, LOOP.train, order)
                 snapshots.append(_weights(model))
                 link.epoch_done()
@@ -163,7 +176,7 @@ class LoopTask:
             fit(model, optimizer, train_one_epoch, measure, max_epochs=max_epochs,
                 patience=LOOP.train.patience)
             link.send("run", {"seed": seed, "max_epochs": max_epochs, "snapshots": snapshots,
-                              "final": _weights(model), "loads": loads})
+                              "final": _weights(model), "loads": loads[-1000:]})
 
     # -- in the grader
 
@@ -171,15 +184,19 @@ class LoopTask:
         data = load_course_data()
         shapes = {name: tuple(t.shape) for name, t in build_model(LOOP.model).state_dict().items()}
         weights = Fields({name: Array(shape) for name, shape in shapes.items()})
-        schema = Fields({"seed": Whole(0, 2**31), "max_epochs": Whole(1, 1000),
-                         "snapshots": Items(weights, 2000), "final": weights,
-                         "loads": Items(Row((Whole(0, 10**6), Flag())), 10**4)})
+        most = max(epochs for _, epochs in LOOP_CASES)
+        schema = Fields({"seed": Whole(0, 2**31), "max_epochs": Whole(1, most),
+                         "snapshots": Items(weights, most), "final": weights,
+                         "loads": Items(Row((Whole(0, most), Flag())), 1000)})
         runs = []
         for seed, max_epochs in LOOP_CASES:
-            payload = channel.receive("run", schema)
+            payload = channel.receive("run", schema, RUN_SIZE)
             if (payload["seed"], payload["max_epochs"]) != (seed, max_epochs):
                 raise Unreadable(f"the run of seed {payload['seed']} where seed {seed} was due")
-            runs.append(_judge_case(payload, data.val))
+            if len(payload["snapshots"]) > max_epochs:
+                raise Unreadable(f"{len(payload['snapshots'])} epochs' weights where at most "
+                                 f"{max_epochs} were due")
+            runs.append(_judge_case(payload, data.val, channel))
         _diagnose(runs)
         return LoopReport(passed=all(not r.problems for r in runs), runs=runs)
 
@@ -204,10 +221,11 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def _judge_case(payload: dict, val) -> SeedRun:
+def _judge_case(payload: dict, val, channel: Channel) -> SeedRun:
     model = build_model(LOOP.model)
     measured = []
     for weights in payload["snapshots"]:
+        channel.check_time()
         model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
         measured.append(evaluate(model, val))
     losses, accs = [m[0] for m in measured], [m[1] for m in measured]

@@ -16,8 +16,13 @@
   memory, stack or connections, only its own two pipe ends. The grader checks every message it
   reads (wire.py) and never unpickles anything from it: a message it cannot read is a refusal,
   never a pass.
-- The grader is not dumpable (a same-user process cannot read its memory through /proc) and draws
-  its secret seeds with `secrets`.
+- The grader is not dumpable (a same-user process cannot read its memory through /proc), draws
+  its secret seeds with `secrets`, and has an address-space limit (`GRADER_MEMORY` beyond what
+  it holds when it starts): with the size limits of every message (wire.py) no worker can make
+  it, or a teacher's `grade --workers N`, run out of memory.
+- The worker says "ready" just before the learner's code runs: a "fault" (its walls could not
+  go up: ours, not the learner's) counts only before that; after it, a "fault" is the learner's
+  code writing to the pipe, a refusal that names it.
 - Time: the grader reads with the deadline and ends a late run with a message naming the likely
   cause; the kernel waits at most the limit + 5 s for the verdict, and kills both processes'
   groups as soon as it has it (or gives up): nothing is left behind.
@@ -47,7 +52,7 @@ from typing import Any
 from ..runs import worker_context  # the forkserver of the course's workers: fresh modules
 from .feedback import explain
 from .guard import ATTEMPTS, CourseRefused, guard_the_course
-from .walls import enter_walls, not_dumpable
+from .walls import cap_address_space, enter_walls, not_dumpable
 from .wire import Text, Unreadable, Whole, check, pack, unpack
 
 MAX_SECONDS = 600.0
@@ -211,9 +216,16 @@ def died_message(code: int | None, limits: Limits) -> str:
 # The grader
 
 
+# The grader's address space beyond what it holds when it starts (torch and the library: about
+# 0.7 GB of address space, 0.2 GB resident). Measured (VmPeak less VmSize at the start): the fix
+# exercise's grader takes 61 MB more for the lesson's solution, the loop exercise's 56 MB.
+GRADER_MEMORY = 2**30
+
+
 def _grader_main(inbound, outbound, kernel, task: Any, limits: Limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops us (a terminal's Ctrl-C)
     not_dumpable()
+    cap_address_space(GRADER_MEMORY)
     channel = Channel(inbound, outbound, time.monotonic() + limits.seconds, kernel)
     try:
         result = task.judge(channel)
@@ -233,6 +245,10 @@ def _grader_main(inbound, outbound, kernel, task: Any, limits: Limits) -> None:
             f"the process that ran your code sent the grader a message it cannot read "
             f"({unreadable}). The grader accepts only the course's own messages: does your code "
             "write to the grader's pipe?")
+    except MemoryError:  # beyond GRADER_MEMORY: only a worker's messages could take it there
+        result = task.failed("the process that ran your code sent the grader more than it can "
+                             "hold. The grader accepts only the course's own messages: does your "
+                             "code write to the grader's pipe?")
     except Exception as error:  # a bug of ours: say so rather than hang the kernel
         result = _GraderFault(f"the grader failed ({type(error).__name__}: {error}); try again")
     with contextlib.suppress(OSError):  # the kernel may be gone
@@ -260,7 +276,10 @@ class Fault(Exception):
     """The worker could not put its walls up (a failure of ours, not of the learner's code)."""
 
 
-MAX_MESSAGE = 64 * 2**20  # bytes: the loop exercise's weights of 3 runs take about 1.5 MB
+MAX_MESSAGE = 64 * 2**20  # bytes: no message is read beyond this, whatever its kind
+# What a message may weigh unless its kind says more (`receive`'s size): an epoch, an error
+# (4000 characters at most, 6 bytes each when escaped), a fault.
+SMALL_MESSAGE = 64 * 2**10
 
 
 class Channel:
@@ -273,6 +292,7 @@ class Channel:
         self.kernel = kernel  # its pipe's end: an error on it says the kernel has ended
         self.epochs = 0  # the last epoch the worker reported
         self.phase = ""  # what the task is waiting for (its time_up message says it)
+        self.ready = False  # the worker said "ready": its learner code runs from then on
         self.raw = hasattr(select, "poll") and sys.platform != "win32"
         if self.raw:
             os.set_blocking(inbound.fileno(), False)
@@ -283,6 +303,10 @@ class Channel:
         if remaining <= 0:
             raise TimeUp()
         return remaining
+
+    def check_time(self) -> None:
+        """TimeUp once the deadline has passed: the grader's own work counts against it too."""
+        self._remaining()
 
     def _poller(self, fd: int, events: int):
         poller = select.poll()
@@ -321,28 +345,33 @@ class Channel:
 
     # -- worker -> grader: JSON only
 
-    def receive(self, expected: str, schema: Any) -> Any:
-        """The next message of kind `expected`, checked against `schema` (arrays decoded):
-        TimeUp, WorkerEnded, Refused or Unreadable otherwise. Epoch reports are counted."""
+    def receive(self, expected: str, schema: Any, size: int = SMALL_MESSAGE) -> Any:
+        """The next message of kind `expected` (at most `size` bytes), checked against `schema`
+        (arrays decoded): TimeUp, WorkerEnded, Refused or Unreadable otherwise. Epoch reports
+        are counted."""
         while True:
-            kind, payload = unpack(self._frame())
+            kind, payload = unpack(self._frame(max(size, SMALL_MESSAGE)))
             if kind == "epoch":
                 self.epochs = check(Whole(0, 10**7), payload, "epoch")
                 continue
+            if kind == "ready" and not self.ready:
+                self.ready = True
+                continue
             if kind == "error":
                 raise Refused(check(Text(4000), payload, "error"))
-            if kind == "fault":  # the worker could not set itself up: no learner code ran
-                raise Fault(check(Text(400), payload, "fault"))
+            if kind == "fault" and not self.ready:  # the worker could not set itself up: no
+                raise Fault(check(Text(400), payload, "fault"))  # learner code ran
             if kind != expected:
                 raise Unreadable(f"a message {kind!r:.40} where {expected!r} was due")
             return check(schema, payload, kind)
 
-    def _frame(self) -> bytes:
+    def _frame(self, limit: int) -> bytes:
+        limit = min(limit, MAX_MESSAGE)
         if not self.raw:
             if not self.inbound.poll(self._remaining()):
                 raise TimeUp()
             try:
-                return self.inbound.recv_bytes(MAX_MESSAGE)
+                return self.inbound.recv_bytes(limit)
             except EOFError:
                 raise WorkerEnded() from None
             except OSError as error:
@@ -350,8 +379,8 @@ class Channel:
         (size,) = struct.unpack("!i", self._read(4))
         if size == -1:
             (size,) = struct.unpack("!Q", self._read(8))
-        if not 0 <= size <= MAX_MESSAGE:
-            raise Unreadable(f"a message of {size} bytes")
+        if not 0 <= size <= limit:
+            raise Unreadable(f"a message of {size} bytes where at most {limit} were due")
         return self._read(size)
 
     def _read(self, size: int) -> bytes:
@@ -409,6 +438,10 @@ def _worker_main(inbound, outbound, task: Any, limits: Limits) -> None:
     if walls.get("nobody") is False:  # root that could not drop to nobody runs nothing
         _fault(outbound, "it could not stop running as root")
         return
+    try:  # from here on a "fault" is not ours (Channel.receive)
+        outbound.send_bytes(pack("ready", True))
+    except (OSError, ValueError):
+        return
     try:
         guard_the_course(task.exports)
         task.work(link, prepared)
@@ -423,7 +456,7 @@ def _worker_main(inbound, outbound, task: Any, limits: Limits) -> None:
 
 def _say(link: Link, message: str) -> None:
     with contextlib.suppress(OSError, ValueError):
-        link.send("error", message)
+        link.send("error", message[:4000])
 
 
 def _fault(outbound, message: str) -> None:

@@ -9,7 +9,12 @@ forkserver, which ends with the kernel) ends, and not dumpable; no new processes
 (RLIMIT_NPROC 0 when it is not root); one torch thread; and on Linux x86_64 and aarch64 a seccomp
 filter (`_seccomp_program`): signals only to itself, no ptrace or reading other processes' memory,
 no sockets, no exec, fork or new processes (threads only), no file opened for writing, created,
-renamed, removed, linked, truncated or changed, no mounts, no raising limits; and where the
+renamed, removed, linked, truncated or changed, no mounts, no raising limits, and nothing done
+to (or read of) another process's priority, CPU affinity, scheduling, I/O priority or limits
+(`setpriority`, `sched_*`, `ioprio_*`, `prlimit64` only on itself: the review's worker, running
+as the kernel's own user, had left the kernel at nice 19 on one CPU with SCHED_IDLE); its
+environment cut to a few variables (`_scrub_environment`: the kernel's or the teacher's
+variables never reach learner code, and the copy the process started with is zeroed); and where the
 kernel has Landlock (5.13 and later), files readable only under Python's installation and the
 course's folder (so no pre-trained weights or other files read past the guard, by
 torch.from_file or ctypes). On other platforms (macOS, Windows) there is no seccomp filter: the
@@ -48,6 +53,7 @@ def enter_walls(memory_gib: float, cpu_seconds: float, keep: tuple[int, ...]) ->
     _quiet_and_closed(keep)
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     _load_what_training_needs()
+    up["environment"] = _scrub_environment()
     up["limits"] = _limit(memory_gib, cpu_seconds)
     if root:
         try:
@@ -133,6 +139,36 @@ def _load_what_training_needs() -> None:
     state.restore()
 
 
+# What the worker's environment keeps (the rest, the kernel's or the teacher's variables, never
+# reaches learner code): locale and PATH; HOME where nothing can be written; one thread for
+# OpenMP and MKL (torch has read them already; set for anything that reads them later).
+_KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ")
+_SET_VARIABLES = {"HOME": "/nonexistent", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _scrub_environment() -> bool:
+    """os.environ (and the C library's environment) down to `_KEPT_VARIABLES`, LC_* and
+    `_SET_VARIABLES`; on Linux the block of variables the process started with (which
+    /proc/self/environ and a scan of the stack would still show) is zeroed. Training needs none
+    of them: torch and numpy read theirs when they are imported, before this."""
+    kept = {name: value for name, value in os.environ.items()
+            if name in _KEPT_VARIABLES or name.startswith("LC_")}
+    kept.update(_SET_VARIABLES)
+    os.environ.clear()  # unsetenv: the C library's `environ` too
+    os.environ.update(kept)  # setenv copies: nothing points into the initial block any more
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        with open("/proc/self/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (fields 50 and 51)
+        if 0 < start < end and end - start < 2**24:
+            ctypes.memset(start, 0, end - start)
+    except (OSError, IndexError, ValueError):
+        return False
+    return True
+
+
 def _set_limit(name: str, value: int) -> bool:
     try:
         import resource
@@ -165,6 +201,17 @@ def _limit(memory_gib: float, cpu_seconds: float) -> bool:
     done &= _set_limit("RLIMIT_FSIZE", 0)
     done &= _set_limit("RLIMIT_CORE", 0)
     return done
+
+
+def cap_address_space(extra_bytes: int) -> bool:
+    """Linux: RLIMIT_AS at the address space in use now + `extra_bytes` (the grader's cap: a
+    MemoryError, not a machine out of memory). False where it cannot be measured or set."""
+    try:
+        with open("/proc/self/statm") as statm:
+            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return False
+    return _set_limit("RLIMIT_AS", in_use + int(extra_bytes))
 
 
 def _become_nobody() -> bool:
@@ -283,7 +330,12 @@ _ARCHES = {
         unshare=272, setns=308, bpf=321, perf_event_open=298, userfaultfd=323, keyctl=250,
         add_key=248, request_key=249, name_to_handle_at=303, open_by_handle_at=304,
         shmget=29, msgget=68, semget=64, mq_open=240, mq_unlink=241, open_tree=428,
-        move_mount=429, fsopen=430, fsconfig=431, fsmount=432, mount_setattr=442)),
+        move_mount=429, fsopen=430, fsconfig=431, fsmount=432, mount_setattr=442,
+        getpriority=140, setpriority=141, sched_setparam=142, sched_getparam=143,
+        sched_setscheduler=144, sched_getscheduler=145, sched_rr_get_interval=148,
+        sched_setaffinity=203, sched_getaffinity=204, ioprio_set=251, ioprio_get=252,
+        migrate_pages=256, get_robust_list=274, move_pages=279, kcmp=312, sched_setattr=314,
+        sched_getattr=315)),
     "aarch64": (0xC00000B7, dict(  # the generic table (no open, creat, fork...: the *at calls)
         kill=129, tkill=130, tgkill=131, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240,
         pidfd_send_signal=424, pidfd_open=434, pidfd_getfd=438, ptrace=117,
@@ -299,7 +351,11 @@ _ARCHES = {
         perf_event_open=241, userfaultfd=282, keyctl=219, add_key=217, request_key=218,
         name_to_handle_at=264, open_by_handle_at=265, shmget=194, msgget=186, semget=190,
         mq_open=180, mq_unlink=181, open_tree=428, move_mount=429, fsopen=430, fsconfig=431,
-        fsmount=432, mount_setattr=442)),
+        fsmount=432, mount_setattr=442, ioprio_set=30, ioprio_get=31, get_robust_list=100,
+        sched_setparam=118, sched_setscheduler=119, sched_getscheduler=120, sched_getparam=121,
+        sched_setaffinity=122, sched_getaffinity=123, sched_rr_get_interval=127,
+        setpriority=140, getpriority=141, migrate_pages=238, move_pages=239, kcmp=272,
+        sched_setattr=274, sched_getattr=275)),
 }
 # Refused outright (EPERM): tracing and other processes' memory, sockets, programs, new
 # processes, every change to the file system, mounts and namespaces, raising limits, System V
@@ -316,7 +372,13 @@ _DENIED = (
     "io_uring_setup", "io_uring_enter", "io_uring_register", "unshare", "setns", "bpf",
     "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "name_to_handle_at",
     "open_by_handle_at", "shmget", "msgget", "semget", "mq_open", "mq_unlink", "open_tree",
-    "move_mount", "fsopen", "fsconfig", "fsmount", "mount_setattr")
+    "move_mount", "fsopen", "fsconfig", "fsmount", "mount_setattr", "kcmp")
+# Calls on a process named by its pid (argument 0), allowed on this process only (0 or its pid):
+# another process's scheduling, CPU affinity, memory placement, robust futex list.
+_SELF_ONLY = ("sched_setparam", "sched_getparam", "sched_setscheduler", "sched_getscheduler",
+              "sched_rr_get_interval", "sched_setaffinity", "sched_getaffinity", "sched_setattr",
+              "sched_getattr", "migrate_pages", "move_pages", "get_robust_list")
+_PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1  # PRIO_PGRP/PRIO_USER, IOPRIO_WHO_PGRP/_USER refused
 _NOT_THERE = ("clone3", "openat2")  # ENOSYS: glibc falls back to clone and openat, checked below
 _CLONE_THREAD = 0x00010000
 _TIOCSTI = 0x5412  # pushes characters into a terminal's input
@@ -344,16 +406,42 @@ def _seccomp_program(arch: str, pid: int) -> list[tuple[int, int, int, int]]:
         return [(_LD, 0, 0, low(i))] + [(_JEQ, len(values) - n, 0, value)
                                         for n, value in enumerate(values)] + [allow, refuse]
 
+    def only(*conditions: tuple[int, tuple[int, ...]]) -> list:
+        """Allowed when every condition holds: (argument, values it may take), compared as 64
+        bits (the high word 0: a negative or padded pid is refused); EPERM otherwise."""
+        words = []
+        for i, values in conditions:
+            words += [(low(i), values), (low(i) + 4, (0,))]
+        starts, size = [], 0  # where each word's load is
+        for _, values in words:
+            starts.append(size)
+            size += 1 + len(values)
+        refuse_at, allow_at = size, size + 1
+        body = []
+        for w, (offset, values) in enumerate(words):
+            passed = starts[w + 1] if w + 1 < len(words) else allow_at  # this word holds
+            body.append((_LD, 0, 0, offset))
+            for n, value in enumerate(values):
+                here = len(body) + 1  # jumps count from the next instruction
+                failed = here if n < len(values) - 1 else refuse_at
+                body.append((_JEQ, passed - here, failed - here, value))
+        return body + [refuse, allow]
+
     rules = {name: [refuse] for name in _DENIED}
     rules.update({name: [(_RET, 0, 0, _ERRNO | errno.ENOSYS)] for name in _NOT_THERE})
+    rules.update({name: only((0, (0, pid))) for name in _SELF_ONLY})
     rules.update({name: only_self(0) for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo",
                                                   "rt_tgsigqueueinfo")})
     rules.update({"open": deny_bits(1, WRITE_FLAGS), "openat": deny_bits(2, WRITE_FLAGS),
                   # threads only: a clone without CLONE_THREAD is a new process
                   "clone": [(_LD, 0, 0, low(0)), (_JSET, 0, 1, _CLONE_THREAD), allow, refuse],
-                  # reading a limit passes no new one (argument 2 is NULL)
-                  "prlimit64": [(_LD, 0, 0, low(2)), (_JEQ, 0, 2, 0), (_LD, 0, 0, low(2) + 4),
-                                (_JEQ, 1, 0, 0), refuse, allow],
+                  # its own limits, read only (argument 2, the new limit, is NULL)
+                  "prlimit64": only((0, (0, pid)), (2, (0,))),
+                  # its own priority only (PRIO_PROCESS, who 0 or itself)
+                  "setpriority": only((0, (_PRIO_PROCESS,)), (1, (0, pid))),
+                  "getpriority": only((0, (_PRIO_PROCESS,)), (1, (0, pid))),
+                  "ioprio_set": only((0, (_IOPRIO_WHO_PROCESS,)), (1, (0, pid))),
+                  "ioprio_get": only((0, (_IOPRIO_WHO_PROCESS,)), (1, (0, pid))),
                   "prctl": deny_values(0, (_PR_SET_PDEATHSIG,)),
                   "ioctl": deny_values(1, (_TIOCSTI,)),
                   "fcntl": deny_values(1, (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX))})

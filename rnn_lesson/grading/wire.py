@@ -3,7 +3,10 @@
 A message is [kind, payload] (`pack`), numpy arrays and tensors as base64 float32 with their shape.
 The grader never unpickles anything from the worker: it reads a message with `unpack` and `check`s
 it against a schema (its fields, types, shapes and finiteness); a message it cannot read is
-Unreadable, a refusal, never a pass.
+Unreadable, a refusal, never a pass. Before any JSON is decoded, a message is held to the size its
+kind needs (the channel's `size`, sandbox.py) and to `MAX_CONTAINERS` lists and objects: the
+review's 64 MB of `[{},{},...]` took the grader to 1.9 GB; now no message can make it decode more
+than a few megabytes. Every text that may reach a terminal is cut and cleaned (`clean`).
 """
 
 from __future__ import annotations
@@ -42,11 +45,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Lists and objects in one message, counted (as the bytes "[" and "{", strings included: an
+# over-count) before it is decoded. The largest honest message, the loop exercise's run of 21
+# snapshots, holds about 700; the fix's "trained" about 20 plus its texts.
+MAX_CONTAINERS = 20_000
+
+
 def unpack(data: bytes) -> tuple[str, Any]:
+    if data.count(b"[") + data.count(b"{") > MAX_CONTAINERS:
+        raise Unreadable(f"a message of more than {MAX_CONTAINERS} lists and objects")
     try:
         message = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise Unreadable("not a JSON message") from None
+    except MemoryError:
+        raise Unreadable("a message too large to read") from None
     if not (isinstance(message, list) and len(message) == 2 and isinstance(message[0], str)):
         raise Unreadable("not a [kind, payload] message")
     return message[0], message[1]
@@ -58,15 +71,24 @@ class Bad(Exception):
 
 @dataclass(frozen=True)
 class Text:
-    """A string, cut to `limit` characters, its control characters (but newlines and tabs)
-    removed: it may reach a teacher's terminal."""
+    """A string, cut to `limit` characters and cleaned (`clean`): it may reach a teacher's
+    terminal. `lines`: newlines kept (what the learner's code printed, shown to the learner)."""
 
     limit: int = 4000
+    lines: bool = False
 
 
 @dataclass(frozen=True)
 class Flag:
     pass
+
+
+@dataclass(frozen=True)
+class Real:
+    """A finite number (a JSON integer or float, not true or false) from `low` to `high`."""
+
+    low: float = -math.inf
+    high: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -120,7 +142,21 @@ class Plain:
     """Any JSON value (checked later by whoever reads it, e.g. History.from_dict)."""
 
 
-_CONTROL = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + list(range(127, 160)))
+# Characters that move a terminal's cursor, change its colours or reorder text: C0 and C1 controls,
+# Unicode's line and paragraph separators and its bidirectional controls. `clean` turns line
+# breaks and tabs into spaces (or keeps newlines) and drops the rest.
+_BREAKS = "\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_DROPPED = ([c for c in range(32) if chr(c) not in _BREAKS] + [c for c in range(127, 160) if c != 0x85]
+            + [0x200E, 0x200F, 0x061C] + list(range(0x202A, 0x202F)) + list(range(0x2066, 0x206A)))
+_ONE_LINE = {**dict.fromkeys(_DROPPED), **{ord(c): " " for c in _BREAKS}}
+_LINES = {**_ONE_LINE, ord("\n"): "\n"}
+
+
+def clean(text: str, lines: bool = False) -> str:
+    """`text` safe for a terminal: no control character, no reordering; on one line (line breaks
+    and tabs become spaces) unless `lines`, where newlines stay."""
+    return str(text).translate(_LINES if lines else _ONE_LINE)
+
 
 
 def check(schema: Any, value: Any, where: str) -> Any:
@@ -135,11 +171,20 @@ def _check(schema: Any, value: Any, where: str) -> Any:
     if isinstance(schema, Text):
         if not isinstance(value, str):
             raise Bad(f"{where} is not a string")
-        return value[:schema.limit].translate(_CONTROL)
+        return clean(value[:schema.limit], schema.lines)
     if isinstance(schema, Flag):
         if not isinstance(value, bool):
             raise Bad(f"{where} is not true or false")
         return value
+    if isinstance(schema, Real):
+        try:
+            fits = not isinstance(value, bool) and isinstance(value, (int, float)) \
+                and math.isfinite(value) and schema.low <= value <= schema.high
+        except OverflowError:  # an integer beyond any float
+            fits = False
+        if not fits:
+            raise Bad(f"{where} is not a finite number from {schema.low:g} to {schema.high:g}")
+        return float(value)
     if isinstance(schema, Whole):
         if isinstance(value, bool) or not isinstance(value, int) \
                 or not schema.low <= value <= schema.high:

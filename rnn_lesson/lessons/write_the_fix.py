@@ -80,8 +80,10 @@ class Grade:
             lines += [f"PyTorch warned: {w}" for w in r.warnings]
             history = r.history
             if history is not None:
-                again = (f"; trained again from scratch on new data in disguise, "
-                         f"{r.confirm_acc:.1%}" if r.confirm_acc == r.confirm_acc else "")
+                runs = ", ".join(f"{a:.1%}" for a in r.confirm_accs)
+                again = (f"; trained again from scratch on new data in disguise, {runs}"
+                         + (f" (mean {r.confirm_acc:.1%})" if len(r.confirm_accs) > 1 else "")
+                         if r.confirm_accs else "")
                 lines.append(f"Trained {history.epochs} epochs; {history.kept}. On a fresh draw of "
                              f"new sequences it scores {r.fresh_acc:.1%} (validation "
                              f"{r.val_acc:.1%}){again}. Graded in {r.seconds:.1f} s.")
