@@ -296,7 +296,7 @@ def _grade(args: argparse.Namespace) -> int:
     for path, problem in missing:
         print(f"{clean(str(path))}: MISSING  {problem}", flush=True)
         rows.append(_grade_row(path, Report(error=problem)))
-    pool = concurrent.futures.ThreadPoolExecutor(args.workers)  # each grade is two processes
+    pool = concurrent.futures.ThreadPoolExecutor(args.workers)  # each grade is a grader and its workers
     try:
         for path, report in pool.map(one, files):
             print(_grade_lines(path, report), flush=True)

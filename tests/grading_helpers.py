@@ -29,8 +29,8 @@ def leftovers() -> list[str]:
     worker, or anything in a worker's session (its own process group and session)."""
     if not Path("/proc/self/status").exists():
         return []
-    started = {pid for pair in sandbox.STARTED for pid in pair}
-    workers = {worker for _, worker in sandbox.STARTED}
+    started = {pid for group in sandbox.STARTED for pid in group}
+    workers = {pid for group in sandbox.STARTED for pid in group[1:]}
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -24,6 +24,7 @@ from torch import nn
 import rnn_lesson.data
 import rnn_lesson.training as training
 from grading_helpers import alive, assert_no_leftovers, descendants
+from rnn_lesson.grading import sandbox
 from rnn_lesson.grading import Limits, Settings, Submission, grade
 from rnn_lesson.grading import fix as fix_module
 from rnn_lesson.grading import walls, wire
@@ -105,7 +106,21 @@ def test_the_lessons_solution_passes_on_seeds_0_to_9_with_room_to_every_floor():
         # room: each model's mean over fresh draws is 86.6% or more, a draw varies by 0.76 points
         assert report.fresh_acc >= fix_module.FRESH_FLOOR + 0.005, (seed, report.fresh_acc)
         assert report.confirm_acc >= fix_module.CONFIRM_FLOOR and len(report.confirm_accs) == 3
+        assert len(sandbox.STARTED[-1]) == 3  # grader, worker, and the helper of runs 2 and 3
     assert_no_leftovers()
+
+
+def test_a_helper_that_ends_abruptly_is_reported_from_its_own_exit_code():
+    """The confirmation's helper runs the learner's code too. This forward ends its process when
+    its first call is a training batch (32 sequences): only in the helper, where no 4-sequence
+    probe comes first."""
+    report = checked(cheat(top="CALLS = []\n", forward="""
+        CALLS.append(len(x))
+        if CALLS[0] == 32:
+            import os
+            os._exit(3)
+        return self.honest(x)"""))
+    assert not report.passed and "exit code 3" in report.error, report
 
 
 def test_the_honest_fix_and_a_gru_pass_so_the_cheats_below_fail_by_their_trick(honest):

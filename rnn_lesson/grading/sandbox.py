@@ -1,4 +1,4 @@
-"""Where a learner's code runs when it is graded: two fresh processes, neither of them the kernel.
+"""Where a learner's code runs when it is graded: fresh processes, none of them the kernel.
 
     kernel (or the CLI's grade) ── starts both from the course's forkserver (`runs.worker_context`:
       │                             a zygote holding torch and the library imported from disk, no
@@ -6,7 +6,7 @@
       │                             the pipes between them
       ├──▶ grader: judges; holds the labels and the secret draws; never runs learner code
       └──▶ worker: the only process that runs learner code, behind its walls (walls.py) and the
-                   course guard (guard.py)
+                   course guard (guard.py); a task may add helper workers, walled alike
 
     worker ══ plain data: JSON, arrays as base64 float32 with their shape (wire.py) ══▶ grader
     grader ── pickled arrays (trusted to untrusted) ──▶ worker
@@ -24,14 +24,17 @@
   go up: ours, not the learner's) counts only before that; after it, a "fault" is the learner's
   code writing to the pipe, a refusal that names it.
 - Time: the grader reads with the deadline and ends a late run with a message naming the likely
-  cause; the kernel waits at most the limit + 5 s for the verdict, and kills both processes'
-  groups as soon as it has it (or gives up): nothing is left behind.
+  cause; the kernel waits at most the limit + 5 s for the verdict, and kills every process's
+  group as soon as it has it (or gives up): nothing is left behind.
+- A task may ask for helper workers (`workers()` lists one task per worker): siblings with the
+  same walls, each on its own pipes (`channel.helpers`), so that independent runs of the learner's
+  code use both cores (the fix exercise's confirmation runs).
 
 A task (the fix exercise, the loop exercise) is a picklable object with `prepare()` (in the
 worker, before the walls), `work(link, prepared)` (in the worker, behind them), `judge(channel)`
 (in the grader), `failed(message, grader_fault=False)`, `time_up(seconds, epochs)`, `exports`
 (the course names a submission may import), and `origin`, `doing` for messages about errors in
-the learner's code (feedback.py).
+the learner's code (feedback.py); optionally `workers()`.
 """
 
 from __future__ import annotations
@@ -82,10 +85,11 @@ BACKSTOP = 5.0
 
 @dataclass
 class _WorkerDied:
-    """The grader's answer when the worker ended without a word: the kernel, which started the
+    """The grader's answer when a worker ended without a word: the kernel, which started the
     worker, knows its exit code and writes the message."""
 
     message: str = ""
+    which: int = 0  # 0 the main worker, 1... its helpers
 
 
 @dataclass
@@ -93,15 +97,15 @@ class _GraderFault:
     message: str
 
 
-_LIVE: set = set()  # (grader, worker) of the runs in progress, for stop_all
+_LIVE: set = set()  # (grader, worker, helpers...) of the runs in progress, for stop_all
 _LIVE_LOCK = threading.Lock()
 _STOPPED = threading.Event()
-STARTED: collections.deque = collections.deque(maxlen=500)  # (grader pid, worker pid) of
+STARTED: collections.deque = collections.deque(maxlen=500)  # (grader pid, worker pids...) of
 # the latest runs: the tests check that none is left
 
 
 def run(task: Any, limits: Limits = Limits()) -> Any:
-    """Run `task` in a fresh grader and a fresh worker and return the grader's result (see the
+    """Run `task` in a fresh grader and fresh workers and return the grader's result (see the
     module's docstring); never raises for anything the learner's code does."""
     start = time.perf_counter()
     result = _run(task, limits)
@@ -117,32 +121,39 @@ def _run(task: Any, limits: Limits) -> Any:
     if _STOPPED.is_set():
         return _GraderFault("grading was interrupted")
     context = worker_context()
-    to_worker, from_grader = _pipe(context)  # (reader, writer) pairs
-    to_grader, from_worker = _pipe(context)
+    tasks = task.workers() if hasattr(task, "workers") else [task]
     answer, answer_end = _pipe(context)
-    worker = context.Process(target=_worker_main, args=(to_worker, from_worker, task, limits),
-                             name="rnn-lesson grading worker", daemon=True)
-    grader = context.Process(target=_grader_main, args=(to_grader, from_grader, answer_end, task,
-                                                        limits), name="rnn-lesson grader",
-                             daemon=True)
-    pair = (grader, worker)
+    workers, grader_ends, worker_ends = [], [], []
+    for n, work in enumerate(tasks):
+        to_worker, from_grader = _pipe(context)  # (reader, writer) pairs
+        to_grader, from_worker = _pipe(context)
+        grader_ends.append((to_grader, from_grader))
+        worker_ends += [to_worker, from_worker]
+        workers.append(context.Process(
+            target=_worker_main, args=(to_worker, from_worker, work, limits),
+            name="rnn-lesson grading worker" + (f" {n}" if n else ""), daemon=True))
+    grader = context.Process(target=_grader_main, args=(grader_ends, answer_end, task, limits),
+                             name="rnn-lesson grader", daemon=True)
+    group = (grader, *workers)
     with _LIVE_LOCK:
-        _LIVE.add(pair)
+        _LIVE.add(group)
     try:
         try:
-            worker.start()
+            for worker in workers:
+                worker.start()
             grader.start()
-            STARTED.append((grader.pid, worker.pid))
-        finally:  # from here on the worker's pipe ends are the worker's alone
-            for end in (to_worker, from_grader, to_grader, from_worker, answer_end):
+            STARTED.append(tuple(process.pid for process in group))
+        finally:  # from here on the pipe ends are the workers' and the grader's alone
+            for end in [answer_end, *worker_ends] + [e for pair in grader_ends for e in pair]:
                 end.close()
         if not answer.poll(limits.seconds + BACKSTOP):
             return _GraderFault("the grader did not answer in time; try again (the kernel is "
                                 "fine)")
         result = answer.recv()
         if isinstance(result, _WorkerDied):
-            worker.join(2)
-            return _WorkerDied(died_message(worker.exitcode, limits))
+            died = workers[result.which if 0 <= result.which < len(workers) else 0]
+            died.join(2)
+            return _WorkerDied(died_message(died.exitcode, limits))
         return result
     except (EOFError, OSError):
         grader.join(1)
@@ -152,22 +163,21 @@ def _run(task: Any, limits: Limits) -> Any:
         return _GraderFault(f"the grader could not run ({type(error).__name__}: {error}); try "
                             "again")
     finally:
-        _end(pair)
+        _end(group)
         answer.close()
         with _LIVE_LOCK:
-            _LIVE.discard(pair)
+            _LIVE.discard(group)
 
 
 def _pipe(context):
     return context.Pipe(duplex=False)
 
 
-def _end(pair) -> None:
-    """Kill the grader and the worker's whole process group, wait for both (the forkserver reaps
-    them: no zombie), and release their handles."""
-    grader, worker = pair
-    _kill(worker, grader)
-    for process in (worker, grader):
+def _end(group) -> None:
+    """Kill the grader and each worker's whole process group, wait for them (the forkserver
+    reaps them: no zombie), and release their handles."""
+    _kill(group)
+    for process in group:
         with contextlib.suppress(ValueError, AssertionError, OSError):
             if process.pid is not None:
                 process.join(5)
@@ -179,16 +189,18 @@ def stop_all() -> None:
     during `python -m rnn_lesson grade`): the runs in progress answer at once."""
     _STOPPED.set()
     with _LIVE_LOCK:
-        pairs = list(_LIVE)
-    for grader, worker in pairs:
-        _kill(worker, grader)
+        groups = list(_LIVE)
+    for group in groups:
+        _kill(group)
 
 
-def _kill(worker, grader) -> None:
-    if worker.pid is not None and hasattr(os, "killpg"):
-        with contextlib.suppress(OSError):
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker leads its own group (os.setsid)
-    for process in (worker, grader):
+def _kill(group) -> None:
+    """group: (grader, worker, helpers...)."""
+    for worker in group[1:]:
+        if worker.pid is not None and hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):
+                os.killpg(worker.pid, signal.SIGKILL)  # a worker leads its own group (os.setsid)
+    for process in group:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             if process.pid is not None:
                 process.kill()
@@ -222,19 +234,23 @@ def died_message(code: int | None, limits: Limits) -> str:
 GRADER_MEMORY = 2**30
 
 
-def _grader_main(inbound, outbound, kernel, task: Any, limits: Limits) -> None:
+def _grader_main(ends, kernel, task: Any, limits: Limits) -> None:
+    """ends: (inbound, outbound) for each worker, the main one first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops us (a terminal's Ctrl-C)
     not_dumpable()
     cap_address_space(GRADER_MEMORY)
-    channel = Channel(inbound, outbound, time.monotonic() + limits.seconds, kernel)
+    deadline = time.monotonic() + limits.seconds
+    channel, *helpers = [Channel(inbound, outbound, deadline, kernel, which=n)
+                         for n, (inbound, outbound) in enumerate(ends)]
+    channel.helpers = helpers
     try:
         result = task.judge(channel)
     except KernelGone:  # nobody waits for the verdict: end now (the forkserver, then the worker,
         return          # follow)
     except TimeUp:
         result = task.failed(task.time_up(limits.seconds, channel))
-    except WorkerEnded:
-        result = _WorkerDied()
+    except WorkerEnded as ended:
+        result = _WorkerDied(which=ended.which)
     except Refused as refused:
         result = task.failed(str(refused))
     except Fault as fault:
@@ -261,7 +277,11 @@ class TimeUp(Exception):
 
 
 class WorkerEnded(Exception):
-    """The worker's end of the pipe closed without a word: it ended abruptly."""
+    """A worker's end of the pipe closed without a word: it ended abruptly."""
+
+    def __init__(self, which: int = 0) -> None:
+        super().__init__(which)
+        self.which = which  # 0 the main worker, 1... its helpers
 
 
 class Refused(Exception):
@@ -287,9 +307,11 @@ class Channel:
     wait at most until the deadline, whatever the worker does (a message half sent, a pipe not
     read): a late worker is TimeUp, a dead one WorkerEnded, a malformed message Unreadable."""
 
-    def __init__(self, inbound, outbound, deadline: float, kernel=None) -> None:
+    def __init__(self, inbound, outbound, deadline: float, kernel=None, which: int = 0) -> None:
         self.inbound, self.outbound, self.deadline = inbound, outbound, deadline
         self.kernel = kernel  # its pipe's end: an error on it says the kernel has ended
+        self.which = which  # 0 the main worker, 1... its helpers
+        self.helpers: list[Channel] = []  # the main worker's channel: the helpers' channels
         self.epochs = 0  # the last epoch the worker reported
         self.phase = ""  # what the task is waiting for (its time_up message says it)
         self.ready = False  # the worker said "ready": its learner code runs from then on
@@ -340,7 +362,7 @@ class Channel:
             except BlockingIOError:
                 continue
             except OSError:  # EPIPE: the worker is gone
-                raise WorkerEnded() from None
+                raise WorkerEnded(self.which) from None
             frame = frame[written:]
 
     # -- worker -> grader: JSON only
@@ -373,7 +395,7 @@ class Channel:
             try:
                 return self.inbound.recv_bytes(limit)
             except EOFError:
-                raise WorkerEnded() from None
+                raise WorkerEnded(self.which) from None
             except OSError as error:
                 raise Unreadable(f"a message too long or broken: {error}") from None
         (size,) = struct.unpack("!i", self._read(4))
@@ -394,7 +416,7 @@ class Channel:
             except BlockingIOError:
                 continue
             if not chunk:
-                raise WorkerEnded()
+                raise WorkerEnded(self.which)
             chunks.append(chunk)
             got += len(chunk)
         return b"".join(chunks)
