@@ -139,3 +139,12 @@ def build_model(config: ModelConfig) -> SequenceClassifier:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def multiply_adds_per_step(config: ModelConfig) -> int:
+    """The multiply-adds of the recurrent layers for one time step of one sequence: every element
+    of every input-to-hidden and hidden-to-hidden weight matrix (`weight_ih_l*`, `weight_hh_l*`,
+    one block for nn.RNN, three for nn.GRU, four for nn.LSTM) is one multiplication and one
+    addition. A cost that does not depend on the machine."""
+    return sum(p.numel() for name, p in build_model(config).named_parameters()
+               if ".weight_ih_l" in name or ".weight_hh_l" in name)

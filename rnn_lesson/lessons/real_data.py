@@ -20,7 +20,8 @@ import torch
 from ..data import Dataset, Split
 from ..japanese_vowels import (N_CLASSES, N_FEATURES, load_japanese_vowels, train_subset,
                                without_lengths)
-from ..models import ModelConfig, build_model, count_parameters
+from ..models import (ModelConfig, build_model, count_parameters,  # noqa: F401 (notebook 04
+                      multiply_adds_per_step)                        # imports it from here)
 from ..recipe import BASELINE, FIX
 from ..results import Group, Spread, table  # noqa: F401  (the notebook imports them here)
 from ..runs import DataSource, Experiment, run_many
@@ -136,14 +137,6 @@ def length_only_accuracy(data: Dataset) -> float:
 def weights(model: ModelConfig) -> int:
     """The model's trained parameters, counted by PyTorch."""
     return count_parameters(build_model(model))
-
-
-def multiply_adds_per_step(model: ModelConfig) -> int:
-    """The multiply-adds of the recurrent layers for one time step of one sequence: every element
-    of every input-to-hidden and hidden-to-hidden weight matrix (`weight_ih_l*`, `weight_hh_l*`,
-    one block for nn.RNN, four for nn.LSTM) is one multiplication and one addition."""
-    return sum(p.numel() for name, p in build_model(model).named_parameters()
-               if ".weight_ih_l" in name or ".weight_hh_l" in name)
 
 
 # ---------------------------------------------------------------------------------------------

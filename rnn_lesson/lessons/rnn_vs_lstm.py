@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import COURSE_SPEC, Dataset, DatasetSpec, Split, make_dataset
-from ..models import ModelConfig, build_model, count_parameters
+from ..models import ModelConfig, build_model, count_parameters, multiply_adds_per_step
 from ..recipe import BEST_POSSIBLE, FIX
 from ..results import Group, Spread, group_by
 from ..runs import COURSE_DATA, DataSource, Experiment, Job, run_many
@@ -90,9 +90,6 @@ def run_cells(models: list[tuple[ModelConfig, TrainConfig, DatasetSpec]], worker
     return groups
 
 
-def seconds_per_epoch(group: Group) -> Spread:
-    return Spread.of(h.seconds / h.epochs for h in group.runs)
-
 
 # ---------------------------------------------------------------------------------------------
 # Experiment 1: the lesson's fix with each cell, on the course data
@@ -121,15 +118,17 @@ def compare_cells(
 
 
 def format_comparison(rows: Sequence[Group]) -> str:
-    """A plain-text table: accuracy mean [min-max] over seeds, parameters, seconds per epoch."""
+    """A plain-text table: accuracy and epochs mean [min-max] over seeds, parameters, and the
+    multiply-adds of one time step (the cost of an epoch, on any machine)."""
     lines = [f"{'cell':6}{'val accuracy':>22}{'test accuracy':>22}{'parameters':>12}"
-             f"{'epochs':>18}{'seconds per epoch':>24}"]
+             f"{'epochs':>18}{'multiply-adds per step':>25}"]
     for row in rows:
-        epochs, seconds = row.spread("epochs"), seconds_per_epoch(row)
+        epochs = row.spread("epochs")
+        cost = multiply_adds_per_step(row.runs[0].model_config)
         lines.append(
             f"{row.name:6}{row.spread('val_acc').pct():>22}{row.spread('test_acc').pct():>22}"
             f"{int(row.runs[0].extras['parameters']):>12,}{f'{epochs.mean:.1f} [{epochs.low:.0f}-{epochs.high:.0f}]':>18}"
-            f"{f'{seconds.mean:.3f} [{seconds.low:.3f}-{seconds.high:.3f}]':>24}"
+            f"{cost:>25,}"
         )
     return "\n".join(lines)
 
