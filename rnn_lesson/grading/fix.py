@@ -19,7 +19,15 @@ in disguise (its ten features mixed by a secret rotation that spreads the signal
 its classes swapped at a secret coin's call), and the grader scores each on held-out sequences
 whose labels only it holds, and judges the runs together with the task (`_confirm`). An honest
 model learns the disguised data about as well as the course data; pre-trained weights, a rule
-written for the course's generator (for one feature) and a lookup score near chance there.
+written for the course's feature 0 and a lookup score near chance there.
+
+What the checks do not stop: a model that really generalizes by other means than the lesson's.
+The review's hand-written front end (the inputs' least-variance direction, which a rotation
+keeps, projected on the ramp's filter and fed through a small nn.RNN whose head learns the
+class swap) passes at 90%, the data's ceiling, on the course data, fresh draws and every
+disguised run: it touches no data and reads no labels, and its score is real. The task allows
+any architecture; the grade says whether the model generalizes, and the code (in the progress
+file's attempts, or the submission a teacher grades) says how.
 
 Which of these hold whatever the worker does: the ones the grader computes from data whose labels
 the worker never sees (the fresh draw, the noisy copies, the disguised runs' held-out sequences).
