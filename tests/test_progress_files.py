@@ -11,6 +11,7 @@ import threading
 import pytest
 
 import quizzes
+from thread_helpers import in_thread
 import quizzes.widgets
 from quizzes import progress as progress_module
 from quizzes.progress import RUN_LOG_LIMIT, Progress
@@ -306,15 +307,6 @@ def test_what_is_not_a_regular_file_is_never_even_opened(tmp_path, monkeypatch):
     progress.runs()
     progress.clear_runs()
     assert opened == [] and progress.answer("p2")
-
-
-def in_thread(function, seconds: float = 10):
-    done = []
-    thread = threading.Thread(target=lambda: done.append(function()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert done, f"{function} blocked"
-    return done[0]
 
 
 def test_a_line_cut_where_the_reading_of_the_log_starts_is_not_counted_unreadable(tmp_path,

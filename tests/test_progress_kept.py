@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import quizzes
+from thread_helpers import in_thread
 from quizzes import progress as progress_module
 from quizzes.progress import ENV, Progress
 from quizzes.widgets import ProgressCard, QuestionCard
@@ -149,15 +150,6 @@ tempfile.mkstemp = real  # space is back, and nothing else is saved before the e
 
 # ---------------------------------------------------------------------------------------------
 # 2, 3, 8. The run log: a pipe, a full disk, a link or a device at its place
-
-
-def in_thread(function, seconds: float = 10):
-    done = []
-    thread = threading.Thread(target=lambda: done.append(function()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert done, f"{function} blocked"
-    return done[0]
 
 
 def test_a_named_pipe_at_the_logs_place_never_blocks(tmp_path):
