@@ -13,7 +13,7 @@ import os as _os
 import signal as _signal
 import sys as _sys
 
-INTERRUPTED = "\nInterrupted: the runs that finished are kept in the cache.\n"
+INTERRUPTED = "\nInterrupted: runs that finished are kept in the cache; no other output was written.\n"
 
 
 def _interrupted_while_loading(signum, frame) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import grading_helpers
 import pytest
 
+from rnn_lesson import INTERRUPTED
 from rnn_lesson.cli import main
 
 
@@ -81,7 +82,7 @@ def test_ctrl_c_during_the_ablation_prints_one_line_and_exits_130(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines() == [
-        "Interrupted: the runs that finished are kept in the cache."], err
+        INTERRUPTED.strip()], err
 
 
 GOOD = """import torch
