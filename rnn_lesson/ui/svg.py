@@ -26,6 +26,7 @@ TEXT = "var(--jp-ui-font-color1, #212121)"
 # again, dashed.
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", TEXT)
 GRID = "var(--jp-border-color2, #e0e0e0)"
+BACKGROUND = "var(--jp-layout-color0, #ffffff)"  # the page's colour: the halo behind a label
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
     parts.append(f'<text x="{left + pad_l + plot_w / 2}" y="{height - 3}" font-size="9" '
                  f'text-anchor="middle" fill="{TEXT}">epoch</text>')
     above = None  # the baseline of the label drawn just above: labels never overlap
+    labels = []  # drawn over the curves, on a halo of the page's colour: a curve never hides one
     for line in sorted(lines, key=lambda line: -line.y):
         color = _svg_color(line.color)
         label_y = y(line.y) - 2  # above its line, or below it where the label above is too close
@@ -78,8 +80,10 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
         parts.append(f'<line x1="{left + pad_l}" x2="{left + pad_l + plot_w}" y1="{y(line.y):.1f}" '
                      f'y2="{y(line.y):.1f}" stroke="{color}" stroke-width="1" '
                      f'stroke-dasharray="{REFERENCE_DASH}"><title>{html.escape(line.label)}</title>'
-                     f'</line><text x="{left + pad_l + plot_w - 2}" y="{label_y:.1f}" '
-                     f'font-size="8" text-anchor="end" fill="{color}">{html.escape(line.label)}</text>')
+                     f'</line>')
+        labels.append(f'<text x="{left + pad_l + plot_w - 2}" y="{label_y:.1f}" font-size="8" '
+                      f'text-anchor="end" fill="{color}" stroke="{BACKGROUND}" stroke-width="3" '
+                      f'paint-order="stroke">{html.escape(line.label)}</text>')
     for epoch, label in marks:
         parts.append(f'<line x1="{x(epoch):.1f}" x2="{x(epoch):.1f}" y1="{pad_t}" '
                      f'y2="{pad_t + plot_h}" stroke="{TEXT}" stroke-opacity="0.5" '
@@ -91,6 +95,7 @@ def _panel(series: Sequence[Series], x_max: int, y_range: tuple[float, float], t
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         parts.append(f'<polyline points="{points}" fill="none" stroke="{s.color}" '
                      f'stroke-width="2"{dash}><title>{html.escape(s.label)}</title></polyline>')
+    parts += labels
     parts.append(f'<rect x="{left + pad_l}" y="{pad_t}" width="{plot_w}" height="{plot_h}" '
                  f'fill="none" stroke="{TEXT}" stroke-opacity="0.4"/>')
     return "".join(parts)
